@@ -1,0 +1,27 @@
+//go:build !race
+
+package edge
+
+import (
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// TestProxyAllocations pins the gateway's request path at zero
+// allocations once warm: forwarding to a backend, and answering an error.
+func TestProxyAllocations(t *testing.T) {
+	_, dial := memBackend(t, []byte(`{"id":"42"}`))
+	gw := benchGateway(t, benchConfig, dial, nil)
+	for _, uri := range []string{"/api/users/42?x=1", "/nowhere"} {
+		var ctx fasthttp.RequestCtx
+		req := newBenchRequest(uri)
+		ctx.Init(req, benchRemote, nil)
+		for range 10 {
+			serveOnce(gw, &ctx, req)
+		}
+		if n := testing.AllocsPerRun(200, func() { serveOnce(gw, &ctx, req) }); n != 0 {
+			t.Errorf("%s: %.1f allocations per request, want 0", uri, n)
+		}
+	}
+}

@@ -1,0 +1,57 @@
+package edge
+
+import (
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/edgegate/gateway/edge/route"
+)
+
+// exchange is the per-request state of the request path: buffers the
+// request's bytes are copied or built into, the route match, and the
+// access-log fields. Exchanges are pooled; after releaseExchange nothing
+// of one may be used, and every slice in it is reused by a later request.
+type exchange struct {
+	start   time.Time
+	traceID []byte
+	// path is the normalised path the route matched; route params are
+	// sub-slices of it, so it must outlive the match.
+	path     []byte
+	target   []byte // rewritten path, before escaping
+	escaped  []byte // what the backend receives as the path
+	scratch  []byte // X-Forwarded-For and other built header values
+	doomed   doomed
+	req      route.Request
+	res      route.Result
+	route    *compiledRoute
+	upstream string
+	fields   [11]zap.Field
+}
+
+var exchangePool = sync.Pool{New: func() any {
+	return &exchange{traceID: make([]byte, 0, 64), path: make([]byte, 0, 128)}
+}}
+
+func acquireExchange() *exchange { return exchangePool.Get().(*exchange) }
+
+func releaseExchange(x *exchange) {
+	x.reset()
+	exchangePool.Put(x)
+}
+
+// reset zeroes every field that refers to a request, keeping buffers.
+func (x *exchange) reset() {
+	x.traceID = x.traceID[:0]
+	x.path = x.path[:0]
+	x.target = x.target[:0]
+	x.escaped = x.escaped[:0]
+	x.scratch = x.scratch[:0]
+	x.doomed.reset()
+	x.req = route.Request{}
+	x.res.Params.Reset()
+	x.route = nil
+	x.upstream = ""
+	x.fields = [len(x.fields)]zap.Field{}
+}

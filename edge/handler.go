@@ -1,0 +1,192 @@
+package edge
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+
+	"github.com/edgegate/gateway/edge/route"
+	"github.com/edgegate/gateway/pool"
+)
+
+var (
+	strHTTP10 = []byte("HTTP/1.0")
+	strHTTP11 = []byte("HTTP/1.1")
+)
+
+// serve is the request path. It reads top to bottom: identify the request,
+// match a route, clean and annotate the request, forward it, clean the
+// response, record it.
+func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
+	c := g.current.Load()
+	x := acquireExchange()
+	x.start = time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			g.log.Error("panic serving request", zap.Any("panic", p), zap.ByteString("trace_id", x.traceID))
+			errInternal.write(ctx, x.traceID)
+		}
+		g.finish(ctx, c, x)
+		releaseExchange(x)
+	}()
+
+	h := &ctx.Request.Header
+	if v := h.PeekBytes(strXTraceID); saneTraceID(v) {
+		x.traceID = append(x.traceID[:0], v...)
+	} else {
+		x.traceID = appendNewTraceID(x.traceID[:0])
+	}
+
+	if p := h.Protocol(); !bytes.Equal(p, strHTTP11) && !bytes.Equal(p, strHTTP10) {
+		errBadVersion.write(ctx, x.traceID)
+		ctx.SetConnectionClose()
+		return
+	}
+	// Routing and forwarding use one host, chosen once: the absolute-form
+	// target's authority if there is one, else the Host header. Userinfo
+	// in it would make fasthttp add an Authorization header upstream.
+	host := ctx.Request.URI().Host()
+	if bytes.IndexByte(host, '@') >= 0 || bytes.IndexByte(h.Host(), '@') >= 0 {
+		errBadHost.write(ctx, x.traceID)
+		ctx.SetConnectionClose()
+		return
+	}
+
+	x.path = append(x.path[:0], ctx.Path()...)
+	x.req = route.Request{Method: h.Method(), Path: x.path, Host: host, Header: h, Args: ctx.QueryArgs()}
+	c.table.Match(&x.req, &x.res)
+	switch x.res.Status {
+	case route.NotFound:
+		errNoRoute.write(ctx, x.traceID)
+		return
+	case route.MethodNotAllowed:
+		errMethodNotAllowed.write(ctx, x.traceID)
+		x.scratch = x.res.Allow.AppendAllow(x.scratch[:0])
+		ctx.Response.Header.SetBytesKV(strAllow, x.scratch)
+		return
+	}
+	r := c.routes[x.res.Route]
+	x.route = r
+
+	x.sanitizeRequest(h, &c.identity)
+	if r.authRequired {
+		errUnauthorized.write(ctx, x.traceID)
+		ctx.Response.Header.SetBytesKV(strWWWAuthenticate, strBearerRealm)
+		return
+	}
+	if r.notServed || r.service == nil {
+		errBadGateway.write(ctx, x.traceID)
+		return
+	}
+	r.reqRules.applyRequest(h)
+	x.setForwarded(ctx, host)
+	h.SetBytesKV(strXTraceID, x.traceID)
+
+	target := x.path
+	if r.hasRewrite {
+		x.target = r.rewrite.AppendPath(x.target[:0], &x.res.Params)
+		target = x.target
+	}
+	x.escaped = appendEscapedPath(x.escaped[:0], target)
+	uri := ctx.Request.URI()
+	uri.DisablePathNormalizing = true
+	uri.SetPathBytes(x.escaped)
+	// Upstreams speak plain HTTP; fasthttp refuses to send an https URI
+	// through a plain HostClient.
+	if ctx.IsTLS() {
+		uri.SetSchemeBytes(strHTTP)
+	}
+
+	inst, err := r.service.Do(&ctx.Request, &ctx.Response, x.start.Add(r.timeout))
+	if inst != nil {
+		x.upstream = inst.Addr()
+	}
+	if err != nil {
+		upstreamError(err).write(ctx, x.traceID)
+		return
+	}
+	x.sanitizeResponse(&ctx.Response.Header)
+	r.respRules.applyResponse(&ctx.Response.Header)
+	ctx.Response.Header.SetBytesKV(strXTraceID, x.traceID)
+}
+
+// upstreamError maps a pool failure to the client-facing error. Upstream
+// error text never reaches the client.
+func upstreamError(err error) *gatewayError {
+	switch {
+	case errors.Is(err, pool.ErrTimeout):
+		return errUpstreamTimeout
+	case errors.Is(err, pool.ErrUnavailable):
+		return errUnavailable
+	default:
+		return errBadGateway
+	}
+}
+
+// setForwarded sets X-Forwarded-For (client address appended to any
+// existing list), X-Forwarded-Proto and X-Forwarded-Host.
+func (x *exchange) setForwarded(ctx *fasthttp.RequestCtx, host []byte) {
+	h := &ctx.Request.Header
+	x.scratch = append(x.scratch[:0], h.PeekBytes(strXForwardedFor)...)
+	if len(x.scratch) > 0 {
+		x.scratch = append(x.scratch, strCommaSpace...)
+	}
+	if ip, ok := netip.AddrFromSlice(ctx.RemoteIP()); ok {
+		x.scratch = ip.Unmap().AppendTo(x.scratch)
+	}
+	h.SetBytesKV(strXForwardedFor, x.scratch)
+	if ctx.IsTLS() {
+		h.SetBytesKV(strXForwardedProto, strHTTPS)
+	} else {
+		h.SetBytesKV(strXForwardedProto, strHTTP)
+	}
+	h.SetBytesKV(strXForwardedHost, host)
+}
+
+// finish records a request in the metrics and the access log. With the
+// access log off it costs two atomic adds.
+func (g *Gateway) finish(ctx *fasthttp.RequestCtx, c *compiled, x *exchange) {
+	status := ctx.Response.StatusCode()
+	elapsed := time.Since(x.start)
+	m := c.noRoute
+	routeName := ""
+	if x.route != nil {
+		m = x.route.metrics
+		routeName = x.route.name
+	}
+	m.Observe(status, elapsed)
+
+	if g.accessLog == nil {
+		return
+	}
+	ce := g.accessLog.Check(zap.InfoLevel, "request")
+	if ce == nil {
+		return
+	}
+	f := &x.fields
+	f[0] = zap.String("route", routeName)
+	f[1] = zap.String("method", b2s(ctx.Method()))
+	f[2] = zap.String("path", b2s(x.path))
+	f[3] = zap.Int("status", status)
+	f[4] = zap.Duration("latency", elapsed)
+	f[5] = zap.String("upstream", x.upstream)
+	f[6] = zap.Int("bytes_in", len(ctx.Request.Body()))
+	f[7] = zap.Int("bytes_out", len(ctx.Response.Body()))
+	f[8] = zap.String("trace_id", b2s(x.traceID))
+	f[9] = zap.String("consumer", "")
+	f[10] = zap.String("remote", b2s(x.remoteIP(ctx)))
+	ce.Write(f[:]...)
+}
+
+// remoteIP renders the client address into the exchange's scratch buffer.
+func (x *exchange) remoteIP(ctx *fasthttp.RequestCtx) []byte {
+	x.scratch = x.scratch[:0]
+	if ip, ok := netip.AddrFromSlice(ctx.RemoteIP()); ok {
+		x.scratch = ip.Unmap().AppendTo(x.scratch)
+	}
+	return x.scratch
+}

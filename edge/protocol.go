@@ -1,0 +1,82 @@
+package edge
+
+import (
+	"errors"
+	"net"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgegate/gateway/edge/route"
+)
+
+// serveParseError answers a request fasthttp could not read. fasthttp's
+// default answers 400 for everything, an oversized body included; the
+// contract wants the status that tells the client what to fix, with the
+// JSON error body. The connection is closed: after a framing error the
+// rest of the stream cannot be trusted.
+func (g *Gateway) serveParseError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var netErr net.Error
+	e := errBadRequest
+	switch {
+	case errors.As(err, &small):
+		e = errHeaderTooLarge
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		e = errBodyTooLarge
+	case errors.As(err, &netErr) && netErr.Timeout(), errors.Is(err, fasthttp.ErrTimeout):
+		e = errRequestTimeout
+	}
+	x := acquireExchange()
+	x.traceID = appendNewTraceID(x.traceID[:0])
+	e.write(ctx, x.traceID)
+	ctx.SetConnectionClose()
+	c := g.current.Load()
+	c.noRoute.Observe(e.status, 0)
+	releaseExchange(x)
+}
+
+// expect decides an "Expect: 100-continue" before the client sends its
+// body: a body that would be refused is refused before it is uploaded.
+func (g *Gateway) expect(ctx *fasthttp.RequestCtx) int {
+	if n := ctx.Request.Header.ContentLength(); n > g.startCfg.Server.MaxBodyBytes {
+		return fasthttp.StatusRequestEntityTooLarge
+	}
+	c := g.current.Load()
+	x := acquireExchange()
+	defer releaseExchange(x)
+	h := &ctx.Request.Header
+	x.path = append(x.path[:0], ctx.Path()...)
+	x.req.Method, x.req.Path, x.req.Host = h.Method(), x.path, ctx.Request.URI().Host()
+	x.req.Header, x.req.Args = h, ctx.QueryArgs()
+	c.table.Match(&x.req, &x.res)
+	switch {
+	case x.res.Status == route.NotFound:
+		return fasthttp.StatusNotFound
+	case x.res.Status == route.MethodNotAllowed:
+		return fasthttp.StatusMethodNotAllowed
+	case c.routes[x.res.Route].authRequired:
+		return fasthttp.StatusUnauthorized
+	}
+	return fasthttp.StatusContinue
+}
+
+// redirectToHTTPS answers every plain-HTTP request with 308 to the same
+// URI on the TLS listener. 308 keeps the method and body.
+func (g *Gateway) redirectToHTTPS(ctx *fasthttp.RequestCtx) {
+	host := ctx.Request.URI().Host()
+	if h, _, err := net.SplitHostPort(string(host)); err == nil {
+		host = []byte(h)
+	}
+	b := append([]byte("https://"), host...)
+	if _, port, err := net.SplitHostPort(g.startCfg.Server.TLS.Listen); err == nil && port != "443" {
+		if n, err := strconv.Atoi(port); err == nil && n == 0 && g.secureLn != nil {
+			_, port, _ = net.SplitHostPort(g.secureLn.Addr().String())
+		}
+		b = append(b, ':')
+		b = append(b, port...)
+	}
+	b = append(b, ctx.Request.Header.RequestURI()...)
+	ctx.Response.Header.Set(fasthttp.HeaderLocation, string(b))
+	ctx.SetStatusCode(fasthttp.StatusPermanentRedirect)
+}
