@@ -10,6 +10,7 @@ import (
 // request converts a string.
 var (
 	strConnection      = []byte(fasthttp.HeaderConnection)
+	strTrailer         = []byte(fasthttp.HeaderTrailer)
 	strXTraceID        = []byte("X-Trace-ID")
 	strXForwardedFor   = []byte(fasthttp.HeaderXForwardedFor)
 	strXForwardedProto = []byte("X-Forwarded-Proto")
@@ -151,6 +152,14 @@ func (x *exchange) sanitizeRequest(h *fasthttp.RequestHeader, identity *headerSe
 	d.reset()
 	if v := h.PeekBytes(strConnection); len(v) > 0 {
 		d.addTokens(v)
+	}
+	// Fields that arrived in a chunked body's trailer section are dropped
+	// with their announcement. Deleting only the Trailer header would make
+	// fasthttp move them into the header section, where a client-sent
+	// "X-User-ID" trailer would reach the backend as a header.
+	if v := h.PeekBytes(strTrailer); len(v) > 0 {
+		d.addTokens(v)
+		d.add(strTrailer)
 	}
 	// AllInOrder walks the headers as received, so every client spelling is
 	// seen; unlike All it does not make fasthttp re-serialise cookies.
