@@ -135,4 +135,3 @@ func (w *fileWatcher) changed() bool {
 	w.sum = sum
 	return !first
 }
-
