@@ -65,10 +65,8 @@ func TestGolden(t *testing.T) {
 // documented example, so that the golden test proves the documented file is
 // valid.
 func TestExampleIsTheDesignExample(t *testing.T) {
+	// The design documents sit beside the repository checkout.
 	design, err := os.ReadFile("../../../shared/design/gateway.example.yaml")
-	if err != nil {
-		design, err = os.ReadFile("/work/shared/design/gateway.example.yaml")
-	}
 	if err != nil {
 		t.Skip("design example not available:", err)
 	}
@@ -81,17 +79,21 @@ func TestExampleIsTheDesignExample(t *testing.T) {
 	}
 }
 
+// TestExampleDecoded checks the values decoded from the documented example,
+// parsed as if it lived beside the generated certificates and keys.
 func TestExampleDecoded(t *testing.T) {
 	setFixtureEnv(t)
-	c, err := Load(filepath.Join("testdata", "example.yaml"))
-	if err == nil {
-		t.Fatal("example loaded from testdata/ without its certificate files")
+	// Where it really lives, its relative file names resolve to testdata/,
+	// which holds no certificates.
+	_, err := Load(filepath.Join("testdata", "example.yaml"))
+	if err == nil || !strings.Contains(err.Error(), `server.tls.certificates[0].cert: cannot read "certs/api.pem"`) {
+		t.Fatalf("Load(testdata/example.yaml) = %v, want the certificate reported missing", err)
 	}
 	data, err := os.ReadFile("testdata/example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err = Parse(data, fixturePath("gateway.yaml"))
+	c, err := Parse(data, fixturePath("gateway.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,21 +364,23 @@ func TestDecodeMessages(t *testing.T) {
 	}
 }
 
-// TestAliasBomb checks that aliases that multiply (2000 routes, each with
-// the same 2000 splits) are stopped by the node budget instead of
+// TestAliasBomb checks that aliases that multiply (1000 routes, each with
+// the same 1000 splits) are stopped by the node budget instead of
 // exhausting time and memory.
 func TestAliasBomb(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("x: &x {service: s, weight: 1}\ns: &s [")
-	b.WriteString(strings.Repeat("*x, ", 1999) + "*x]\n")
+	b.WriteString(strings.Repeat("*x, ", 999) + "*x]\n")
 	b.WriteString("r: &r {name: r, match: {path: /}, service: s, split: *s}\nroutes: [")
-	b.WriteString(strings.Repeat("*r, ", 1999) + "*r]\n")
+	b.WriteString(strings.Repeat("*r, ", 999) + "*r]\n")
 	start := time.Now()
 	_, err := Parse([]byte(b.String()), "")
 	if err == nil || !strings.Contains(err.Error(), "too many nodes") {
 		t.Fatalf("got %v, want the node budget to stop decoding", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	// Unbounded, this would decode a million splits; bounded, it takes a
+	// fraction of a second. The limit leaves room for a loaded machine.
+	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %v", d)
 	}
 }

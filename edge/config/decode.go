@@ -27,8 +27,8 @@ import (
 // ("billion laughs"); a real configuration visits about one node per few
 // bytes, so the bound only stops documents built to explode.
 const (
-	decodeBudgetBase    = 1 << 20
-	decodeBudgetPerByte = 16
+	decodeBudgetBase    = 1 << 17
+	decodeBudgetPerByte = 8
 )
 
 // maxProblems bounds the number of problems reported for one file.
@@ -47,8 +47,10 @@ type decoder struct {
 	// semantic problem at or below such a path (or right above it) is a
 	// consequence, not news, and is not reported.
 	rejected []string
-	// pos records where each decoded key path is in the file.
-	pos map[string]position
+	// pos records where each decoded key path is in the file, and ends
+	// where each decoded mapping ends: a problem with a key that is absent
+	// is placed after the keys that are present.
+	pos, ends map[string]position
 	// following holds the anchored nodes whose aliases are being decoded,
 	// to report an alias that contains itself instead of recursing forever.
 	following map[*yaml.Node]bool
@@ -62,6 +64,7 @@ type decoder struct {
 func decodeDocument(data []byte, c *Config) (d *decoder, fatal bool) {
 	d = &decoder{
 		pos:       make(map[string]position),
+		ends:      make(map[string]position),
 		following: make(map[*yaml.Node]bool),
 		budget:    decodeBudgetBase + decodeBudgetPerByte*len(data),
 	}
@@ -225,6 +228,7 @@ func (d *decoder) structure(path string, n *yaml.Node, v reflect.Value) {
 		d.reject(n, path, "want a mapping, got %s", describe(n))
 		return
 	}
+	d.ends[path] = end(n)
 	fields := fieldsOf(v.Type())
 	for _, p := range d.pairs(path, n) {
 		child := keyPath(path, p.name)
@@ -250,6 +254,7 @@ func (d *decoder) mapping(path string, n *yaml.Node, v reflect.Value) {
 	if v.IsNil() {
 		v.Set(reflect.MakeMap(v.Type()))
 	}
+	d.ends[path] = end(n)
 	for _, p := range d.pairs(path, n) {
 		child := keyPath(path, p.name)
 		d.at(child, p.key)
@@ -288,6 +293,7 @@ func (d *decoder) namedList(path string, n *yaml.Node, v reflect.Value) {
 		d.reject(n, path, "want a mapping of names to entries, got %s", describe(n))
 		return
 	}
+	d.ends[path] = end(n)
 	name := nameField(v.Type().Elem())
 	pairs := d.pairs(path, n)
 	s := reflect.MakeSlice(v.Type(), 0, len(pairs))
@@ -329,7 +335,8 @@ func (d *decoder) str(path string, n *yaml.Node, v reflect.Value) {
 
 func (d *decoder) integer(path string, n *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
-		d.reject(n, path, "want an integer, got %s", describe(n))
+		_, err := strconv.ParseInt(n.Value, 0, 64)
+		d.reject(n, path, "want an integer, got %s%s", describe(n), quotedHint(n, err == nil))
 		return
 	}
 	// Base 0 accepts what YAML writes as integers: 1_000, 0x10, 0o17, 0b1.
@@ -343,7 +350,8 @@ func (d *decoder) integer(path string, n *yaml.Node, v reflect.Value) {
 
 func (d *decoder) boolean(path string, n *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
-		d.reject(n, path, "want true or false, got %s", describe(n))
+		_, err := strconv.ParseBool(strings.ToLower(n.Value))
+		d.reject(n, path, "want true or false, got %s%s", describe(n), quotedHint(n, err == nil))
 		return
 	}
 	v.SetBool(strings.EqualFold(n.Value, "true"))
@@ -357,7 +365,25 @@ func (d *decoder) float(path string, n *yaml.Node, v reflect.Value) {
 			return
 		}
 	}
-	d.reject(n, path, "want a number, got %s", describe(n))
+	_, err := strconv.ParseFloat(n.Value, 64)
+	d.reject(n, path, "want a number, got %s%s", describe(n), quotedHint(n, err == nil))
+}
+
+// quotedHint explains why a value that looks right was refused: it was
+// quoted, which makes it a string in YAML.
+func quotedHint(n *yaml.Node, looksRight bool) string {
+	if looksRight && n.Kind == yaml.ScalarNode && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		return " (quoted, so a string: remove the quotes)"
+	}
+	return ""
+}
+
+// end returns a position just after the last node inside n.
+func end(n *yaml.Node) position {
+	for len(n.Content) > 0 {
+		n = n.Content[len(n.Content)-1]
+	}
+	return position{n.Line, n.Column + 1}
 }
 
 func (d *decoder) duration(path string, n *yaml.Node, v reflect.Value) {

@@ -104,14 +104,3 @@ func parentPath(p string) string {
 	}
 	return p[:i]
 }
-
-// within reports whether path p is base or lies inside it.
-func within(p, base string) bool {
-	if !strings.HasPrefix(p, base) {
-		return false
-	}
-	if len(p) == len(base) || base == "" {
-		return true
-	}
-	return p[len(base)] == '.' || p[len(base)] == '['
-}

@@ -111,15 +111,23 @@ func (d *decoder) underRejected(p string, rejected map[string]bool) bool {
 	}
 }
 
-// position returns where the key at p, or the nearest enclosing key that
-// is in the file, was written.
+// position returns where the key at p was written. For a key that is not
+// in the file it is the end of the nearest enclosing mapping that is, so
+// that "required" comes after the problems of the keys that are there.
 func (d *decoder) position(p string) position {
-	for {
-		if pos, ok := d.pos[p]; ok || p == "" {
+	if pos, ok := d.pos[p]; ok {
+		return pos
+	}
+	for p != "" {
+		p = parentPath(p)
+		if pos, ok := d.ends[p]; ok {
 			return pos
 		}
-		p = parentPath(p)
+		if pos, ok := d.pos[p]; ok {
+			return pos
+		}
 	}
+	return position{}
 }
 
 // Resolve returns the file name written in the config as one the process
