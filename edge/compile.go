@@ -76,11 +76,17 @@ func compile(cfg *config.Config, o compileOptions) (*compiled, error) {
 			o.log.Warn("service discovery is not available in this build; the service has no instances",
 				zap.String("service", name))
 		}
+		balancer := s.Balancer
+		if balancer == "consistent_hash" {
+			o.log.Warn("consistent_hash balancing is not available in this build; using least_conn",
+				zap.String("service", name))
+			balancer = pool.BalancerLeastConn
+		}
 		svc, err := pool.New(pool.Options{
 			Name:                name,
 			Instances:           s.Instances,
-			Balancer:            s.Balancer,
-			Timeout:             s.Timeout.D(),
+			Balancer:            balancer,
+			Timeout:             longestTimeout(cfg, name),
 			MaxConnsPerInstance: s.MaxConnsPerInstance,
 			MaxResponseBytes:    s.MaxResponseBytes,
 			IdleConnTimeout:     s.IdleConnTimeout.D(),
@@ -158,6 +164,19 @@ func compile(cfg *config.Config, o compileOptions) (*compiled, error) {
 		return nil, errs
 	}
 	return c, nil
+}
+
+// longestTimeout is the bound a service's connections need: its own
+// timeout, or a longer one that a route using it asks for. Each request
+// still carries its own, shorter, deadline.
+func longestTimeout(cfg *config.Config, service string) time.Duration {
+	d := cfg.Services[service].Timeout.D()
+	for _, r := range cfg.Routes {
+		if r.Service == service {
+			d = max(d, r.Timeout.D())
+		}
+	}
+	return d
 }
 
 // warnUnserved says at load time which accepted settings of a route this

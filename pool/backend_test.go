@@ -47,6 +47,9 @@ func serveBackend(tb testing.TB, ln net.Listener, h fasthttp.RequestHandler) *ba
 			h(ctx)
 		},
 		IdleTimeout: time.Second,
+		// Keep header names as the pool sent them, so tests can see that
+		// the pool forwards them unchanged.
+		DisableHeaderNamesNormalizing: true,
 	}
 	done := make(chan struct{})
 	go func() {
@@ -57,9 +60,26 @@ func serveBackend(tb testing.TB, ln net.Listener, h fasthttp.RequestHandler) *ba
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = b.srv.ShutdownWithContext(ctx)
+		// Shutdown closes only the listeners Serve has registered; one that
+		// Serve has not reached yet would block Accept forever.
+		_ = ln.Close()
 		<-done
 	})
 	return b
+}
+
+// assertHits fails the test unless the backend receives exactly want
+// requests. It waits for requests still on their way, then a little longer
+// for any repeat that would exceed want.
+func (b *backend) assertHits(tb testing.TB, want int64) {
+	tb.Helper()
+	for deadline := time.Now().Add(2 * time.Second); b.hits.Load() < want && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := b.hits.Load(); got != want {
+		tb.Errorf("backend %s received %d requests, want exactly %d", b.addr, got, want)
+	}
 }
 
 // refusedAddr returns a loopback address on which nothing listens.

@@ -24,11 +24,11 @@ var (
 )
 
 // newBalancer returns the balancer for a validated name and pool size. A
-// single instance gets the no-op balancer whatever the name, so that a
-// one-instance service does no balancing work per request.
+// service of one instance, or none, gets the no-op balancer whatever the
+// name, so that it does no balancing work per request.
 func newBalancer(name string, instances int) Balancer {
 	switch {
-	case instances == 1:
+	case instances <= 1:
 		return single{}
 	case name == BalancerRoundRobin:
 		return new(roundRobin)
@@ -37,8 +37,8 @@ func newBalancer(name string, instances int) Balancer {
 	}
 }
 
-// single is the balancer of a one-instance service: it returns the first
-// instance.
+// single is the balancer of a service with one instance or none: it returns
+// the first instance, if any.
 type single struct{}
 
 // Pick returns instances[0], or nil if there is none.
@@ -82,6 +82,7 @@ func (leastConn) Pick(instances []*Instance) *Instance {
 		return pickTwo(instances)
 	}
 
+	// First pass: the least in-flight count and how many instances share it.
 	best := instances[0]
 	least := best.inFlight.Load()
 	ties := uint32(1)
@@ -90,12 +91,22 @@ func (leastConn) Pick(instances []*Instance) *Instance {
 		case c < least:
 			best, least, ties = in, c, 1
 		case c == least:
-			// Reservoir sampling of one: after k ties, each has been kept
-			// with probability 1/k.
 			ties++
-			if rand.Uint32N(ties) == 0 {
-				best = in
+		}
+	}
+	if ties == 1 {
+		return best
+	}
+	// Second pass: the k-th of the tied instances, k drawn once, so a pick
+	// costs at most one random number. Counts may have moved since the
+	// first pass; if the k-th tie is gone, the first minimum found will do.
+	k := rand.Uint32N(ties)
+	for _, in := range instances {
+		if in.inFlight.Load() == least {
+			if k == 0 {
+				return in
 			}
+			k--
 		}
 	}
 	return best
@@ -105,9 +116,13 @@ func (leastConn) Pick(instances []*Instance) *Instance {
 // fewer requests in flight; on a tie, the first drawn, itself random.
 // len(instances) must be at least 2.
 func pickTwo(instances []*Instance) *Instance {
-	n := uint32(len(instances))
-	i := rand.Uint32N(n)
-	j := rand.Uint32N(n - 1)
+	// Both indexes come from one 64-bit draw, a half each, scaled by
+	// multiply-and-shift. The bias is below n/2^32: nothing next to the
+	// cost of a second draw.
+	n := uint64(len(instances))
+	r := rand.Uint64()
+	i := (r >> 32) * n >> 32
+	j := (r & 0xffffffff) * (n - 1) >> 32
 	if j >= i {
 		j++
 	}

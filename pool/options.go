@@ -59,8 +59,9 @@ type Options struct {
 	// Name identifies the service in errors and metrics.
 	Name string
 
-	// Instances are the backends as "host:port", one HostClient each.
-	// At least one; no duplicates.
+	// Instances are the backends as "host:port", one HostClient each, with
+	// no duplicates. A service without instances (one whose instances are
+	// to come from discovery) answers every request with ErrUnavailable.
 	Instances []string
 
 	// Balancer is "least_conn" (default) or "round_robin". A service with a
@@ -104,9 +105,6 @@ type Options struct {
 // withDefaults returns a copy of o with defaults applied, or an error naming
 // the first invalid field.
 func (o Options) withDefaults() (Options, error) {
-	if len(o.Instances) == 0 {
-		return o, fmt.Errorf("pool: service %q: no instances: list at least one host:port", o.Name)
-	}
 	seen := make(map[string]struct{}, len(o.Instances))
 	for _, addr := range o.Instances {
 		if err := checkAddr(addr); err != nil {

@@ -55,7 +55,8 @@ func (s *Service) Instances() []*Instance { return slices.Clone(s.instances) }
 // (nil if none was: no instance, or a deadline already past). Do neither
 // reads nor changes req beyond what fasthttp.HostClient does: req is written
 // as it stands, over plain HTTP, to the instance's address, and resp is reset
-// first. Do does not allocate when the exchange succeeds.
+// first. Do does not allocate when the instance has a free pooled connection
+// and the exchange succeeds; waiting for a connection and failures do.
 func (s *Service) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) (*Instance, error) {
 	// One clock read serves both the expiry check and the request timeout:
 	// HostClient.DoDeadline would read the clock again to turn the deadline
