@@ -204,6 +204,15 @@ cpu_ticks() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
+# busy_ticks: CPU ticks the whole machine spent not idle (all cores), so
+# that load from other processes during a run shows in the report.
+busy_ticks() {
+	local -a f
+	read -r -a f </proc/stat
+	# cpu user nice system idle iowait irq softirq steal ...
+	echo $((f[1] + f[2] + f[3] + f[6] + f[7] + f[8]))
+}
+
 # ------------------------------------------------------------------ targets
 
 # start_backend SIZE
@@ -296,9 +305,10 @@ run_wrk() {
 		read -r -a proxy <<<"$(proc_pids "$target" | tr '\n' ' ')"
 	fi
 	read -r -a backend <<<"$(proc_pids backend | tr '\n' ' ')"
-	local p0 b0 p1 b1
+	local p0 b0 s0 p1 b1 s1
 	p0=$(cpu_ticks "${proxy[@]}")
 	b0=$(cpu_ticks "${backend[@]}")
+	s0=$(busy_ticks)
 	# The subshell's `times` reports the CPU wrk used (its reaped children).
 	# shellcheck disable=SC2046
 	out=$(
@@ -309,6 +319,7 @@ run_wrk() {
 	) || rc=$?
 	p1=$(cpu_ticks "${proxy[@]}")
 	b1=$(cpu_ticks "${backend[@]}")
+	s1=$(busy_ticks)
 	printf '%s\n' "$out" >"$file"
 	((rc == 0)) || die "wrk against $target failed (exit $rc): $file"
 
@@ -326,19 +337,20 @@ run_wrk() {
 	if [[ $target != direct ]]; then
 		proxycpu=$(awk -v t=$((p1 - p0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }')
 	fi
-	local backendcpu
+	local backendcpu busycpu
 	backendcpu=$(awk -v t=$((b1 - b0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }')
+	busycpu=$(awk -v t=$((s1 - s0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }')
 	local errors=$((v[err_connect] + v[err_read] + v[err_write] + v[err_timeout]))
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 		"$scenario" "$target" "$round" "${v[requests]}" \
 		"$(awk -v d="${v[duration_us]}" 'BEGIN { printf "%.3f", d / 1e6 }')" \
 		"${v[rps]}" "${v[p50_us]}" "${v[p99_us]}" "${v[p999_us]}" "${v[mean_us]}" \
 		"$errors" "${v[err_status]}" \
 		"$(awk -v b="${v[bytes]}" -v n="${v[requests]}" 'BEGIN { printf "%.0f", n ? b / n : 0 }')" \
-		"$proxycpu" "$backendcpu" "$wrkcpu" >>"$RUNS"
-	log "$(printf '%-12s %-11s round %s: %10.0f req/s  p50 %6sus  p99 %6sus  p99.9 %6sus  proxy cpu %6ss  wrk cpu %6ss%s' \
+		"$proxycpu" "$backendcpu" "$wrkcpu" "$busycpu" >>"$RUNS"
+	log "$(printf '%-12s %-11s round %s: %10.0f req/s  p50 %6sus  p99 %6sus  p99.9 %6sus  cpu: proxy %6ss wrk %6ss machine %6ss%s' \
 		"$scenario" "$target" "$round" "${v[rps]}" "${v[p50_us]}" "${v[p99_us]}" "${v[p999_us]}" \
-		"$proxycpu" "$wrkcpu" \
+		"$proxycpu" "$wrkcpu" "$busycpu" \
 		"$( ((errors + v[err_status] == 0)) || echo "  ERRORS: $errors socket, ${v[err_status]} non-2xx")")"
 }
 
@@ -354,7 +366,7 @@ warm_up() { # TARGET
 profile_gateway() {
 	local code=000 pid
 	if ((PROFILE_SECONDS <= 0)); then
-		echo "NOTE: profiling disabled (PROFILE_SECONDS=0)." >"$PPROF"
+		echo "NOTE: Profiling was disabled (PROFILE_SECONDS=0)." >"$PPROF"
 		return 0
 	fi
 	local url="http://127.0.0.1:$P_ADMIN/debug/pprof/profile?seconds=$PROFILE_SECONDS"
@@ -370,12 +382,12 @@ profile_gateway() {
 	COMMANDS+=("curl -o $WORK/gateway-cpu.pprof '$url'   # while: $(show "$(wrk_cmd "$((PROFILE_SECONDS + 2))s" "$(target_url gateway)")")")
 	if [[ $code != 200 ]]; then
 		log "no profile: $url answered $code"
-		echo "NOTE: no CPU profile: GET /debug/pprof/profile on the admin listener answered HTTP $code." >"$PPROF"
+		echo "NOTE: No CPU profile: GET /debug/pprof/profile on the admin listener answered HTTP $code." >"$PPROF"
 		return 0
 	fi
 	if ! timeout 120 go tool pprof -top -nodecount=25 "$WORK/gateway-cpu.pprof" >"$PPROF" 2>"$WORK/pprof.err"; then
 		log "go tool pprof failed (see $WORK/pprof.err)"
-		echo "NOTE: go tool pprof could not read the profile: $(head -c 300 "$WORK/pprof.err")" >"$PPROF"
+		echo "NOTE: No CPU profile: go tool pprof could not read the profile: $(head -c 300 "$WORK/pprof.err")" >"$PPROF"
 		return 0
 	fi
 	COMMANDS+=("go tool pprof -top -nodecount=25 $WORK/gateway-cpu.pprof")
@@ -441,7 +453,7 @@ timeout 600 go build -trimpath -ldflags "-s -w -X main.version=$VERSION -X main.
 timeout 300 go build -trimpath -o bin/bench-backend ./bench/backend || die "building the backend failed"
 timeout 300 go build -trimpath -o bin/bench-report ./bench/report || die "building the report failed"
 
-printf 'scenario\ttarget\tround\trequests\tduration_s\trps\tp50_us\tp99_us\tp999_us\tmean_us\terrors\tnon2xx\tbytes_per_req\tproxy_cpu_s\tbackend_cpu_s\twrk_cpu_s\n' >"$RUNS"
+printf 'scenario\ttarget\tround\trequests\tduration_s\trps\tp50_us\tp99_us\tp999_us\tmean_us\terrors\tnon2xx\tbytes_per_req\tproxy_cpu_s\tbackend_cpu_s\twrk_cpu_s\tmachine_busy_cpu_s\n' >"$RUNS"
 : >"$META"
 meta date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 meta nproc "$(nproc)"
@@ -456,7 +468,7 @@ meta version.gateway "$(timeout 10 bin/gateway version 2>&1 | paste -sd ';' | se
 meta settings "ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS THREADS=$THREADS WARMUP=$WARMUP WORKERS=$WORKERS PIN=$PIN"
 meta cmd.run "ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS THREADS=$THREADS WARMUP=$WARMUP WORKERS=$WORKERS PIN=$PIN bash bench/run.sh"
 meta cmd.wrk "$(wrk_cmd "$DURATION" "http://127.0.0.1:PORT/bench")"
-printf 'NOTE: no CPU profile was taken in this run.\n' >"$PPROF"
+printf 'NOTE: No CPU profile was taken in this run.\n' >"$PPROF"
 
 # Each scenario is one call; the targets run in this order in every round.
 scenario plain-1k 1024 "Plain proxy route, 1 KiB response" direct gateway nginx haproxy
