@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -129,7 +130,7 @@ func compile(cfg *config.Config, o compileOptions) (*compiled, error) {
 	table, err := route.Compile(specs)
 	if err != nil {
 		c.close()
-		return nil, config.Errors{{Path: "routes", Msg: err.Error()}}
+		return nil, config.Errors{routeSpecError(err)}
 	}
 	c.table = table
 
@@ -164,6 +165,19 @@ func compile(cfg *config.Config, o compileOptions) (*compiled, error) {
 		return nil, errs
 	}
 	return c, nil
+}
+
+// routeSpecError names the key of the route setting the table refused.
+func routeSpecError(err error) config.Error {
+	var se *route.SpecError
+	if !errors.As(err, &se) {
+		return config.Error{Path: "routes", Msg: err.Error()}
+	}
+	path := fmt.Sprintf("routes[%d].match", se.Index)
+	if se.Field != "" {
+		path += "." + se.Field
+	}
+	return config.Error{Path: path, Msg: se.Err.Error()}
 }
 
 // longestTimeout is the bound a service's connections need: its own

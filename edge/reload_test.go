@@ -118,3 +118,13 @@ func TestShutdownDrainsSlowRequest(t *testing.T) {
 		t.Fatal("gateway still accepting after shutdown")
 	}
 }
+
+func TestCompileNamesRouteKey(t *testing.T) {
+	a := startBackend(t, "a")
+	cfg := parseConfig(t, reloadConfig, map[string]string{"a": a.addr, "b": a.addr, "svc": "a"})
+	cfg.Routes[0].Match.Host = "*"
+	err := Check(cfg)
+	if err == nil || !strings.HasPrefix(err.Error(), "routes[0].match.host: ") {
+		t.Fatalf("error %v, want one naming routes[0].match.host", err)
+	}
+}

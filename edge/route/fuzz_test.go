@@ -34,6 +34,7 @@ func FuzzCompileMatch(f *testing.F) {
 		{"/v6 - [::1]", "GET", "/v6", "[::1]:8080", ""},
 		{"/a/{x}/{x}\n/{", "GET", "/a/1/2", "", ""},
 		{"/x/{a}/{b}/{c}/", "GET", "/x/1/2/3/", "", ""},
+		{"/users/{id}/orders/{order}", "GET", "/users//orders/7", "", ""},
 		{"/x/{a}\n/x/{b...}", "GET", "/x//", "", ""},
 		{"/", "GET", "", "", ""},
 		{"/a", "get", "a", ":", "\r\n"},

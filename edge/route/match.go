@@ -1,7 +1,7 @@
 package route
 
 import (
-	"bytes"
+	"math"
 
 	"github.com/valyala/fasthttp"
 )
@@ -133,7 +133,7 @@ type Result struct {
 
 // maxPath is the longest path Match considers: parameter offsets are
 // stored as uint32. Servers cap request lines far below it.
-const maxPath = 1<<32 - 1
+const maxPath = math.MaxUint32
 
 // Match finds the route for r and fills res. It does not allocate and is
 // safe for concurrent use with distinct r and res.
@@ -149,7 +149,7 @@ func (t *Table) Match(r *Request, res *Result) {
 	res.Status = NotFound
 	res.Allow = 0
 	res.Params.Reset()
-	if t == nil || len(r.Path) == 0 || r.Path[0] != '/' || len(r.Path) > maxPath {
+	if t == nil || len(r.Path) == 0 || r.Path[0] != '/' || uint64(len(r.Path)) > maxPath {
 		return
 	}
 	w := walker{
@@ -204,11 +204,11 @@ func (w *walker) walk(n *node, pos int) bool {
 		return false
 	}
 	start := pos + 1
-	end := bytes.IndexByte(path[start:], '/')
-	if end < 0 {
-		end = len(path)
-	} else {
-		end += start
+	// Segments are short: a plain loop beats the call into the
+	// vectorised bytes.IndexByte.
+	end := start
+	for end < len(path) && path[end] != '/' {
+		end++
 	}
 	seg := path[start:end]
 	if child := n.child(seg); child != nil && w.walk(child, end) {

@@ -153,20 +153,20 @@ func TestMatchRootCatchAll(t *testing.T) {
 func TestMatchMethods(t *testing.T) {
 	get := MethodGet | MethodHead
 	tab := mustCompile(t, []Spec{
-		{Path: "/items", Methods: MethodGet},                             // 0
-		{Path: "/items", Methods: MethodPost},                            // 1
-		{Path: "/x/static", Methods: MethodGet},                          // 2
-		{Path: "/x/{p}", Methods: MethodDelete},                          // 3
-		{Path: "/any"},                                                   // 4
-		{Path: "/t", Methods: MethodTrace},                               // 5
-		{Path: "/y/{rest...}", Methods: MethodPut},                       // 6
-		{Path: "/y/{p}", Methods: MethodGet},                             // 7
-		{Path: "/h", Methods: MethodGet, Host: "a.example.com"},          // 8
-		{Path: "/h", Methods: MethodPost},                                // 9
-		{Path: "/only-host", Methods: MethodGet, Host: "a.example.com"},  // 10
-		{Path: "/only-head", Methods: MethodHead},                        // 11
-		{Path: "/both/{p}", Methods: MethodPatch},                        // 12
-		{Path: "/both/{q}", Methods: MethodGet},                          // 13
+		{Path: "/items", Methods: MethodGet},                              // 0
+		{Path: "/items", Methods: MethodPost},                             // 1
+		{Path: "/x/static", Methods: MethodGet},                           // 2
+		{Path: "/x/{p}", Methods: MethodDelete},                           // 3
+		{Path: "/any"},                                                    // 4
+		{Path: "/t", Methods: MethodTrace},                                // 5
+		{Path: "/y/{rest...}", Methods: MethodPut},                        // 6
+		{Path: "/y/{p}", Methods: MethodGet},                              // 7
+		{Path: "/h", Methods: MethodGet, Host: "a.example.com"},           // 8
+		{Path: "/h", Methods: MethodPost},                                 // 9
+		{Path: "/only-host", Methods: MethodGet, Host: "a.example.com"},   // 10
+		{Path: "/only-head", Methods: MethodHead},                         // 11
+		{Path: "/both/{p}", Methods: MethodPatch},                         // 12
+		{Path: "/both/{q}", Methods: MethodGet},                           // 13
 		{Path: "/both/{p}", Methods: MethodPut, Headers: hdr("X-A", "1")}, // 14
 	})
 	runCases(t, tab, []matchCase{
@@ -272,17 +272,17 @@ func TestMatchHost(t *testing.T) {
 func TestMatchHeadersAndQuery(t *testing.T) {
 	tab := mustCompile(t, []Spec{
 		{Path: "/r"}, // 0
-		{Path: "/r", Headers: hdr("x-client", "mobile")},                                   // 1
-		{Path: "/r", Headers: hdr("X-Client", "mobile", "X-Tier", "gold")},                 // 2
-		{Path: "/r", Query: hdr("version", "2")},                                           // 3
-		{Path: "/r", Query: hdr("version", "2", "beta", "1")},                              // 4
-		{Path: "/r", Headers: hdr("X-Client", "mobile"), Query: hdr("version", "2")},       // 5
-		{Path: "/r", Host: "api.example.com"},                                              // 6
-		{Path: "/e", Headers: hdr("X-Empty", "")},                                          // 7
-		{Path: "/e", Query: hdr("Version", "2")},                                           // 8
-		{Path: "/u", Headers: hdr("User-Agent", "probe/1"), Query: hdr("a", "b c")},        // 9
-		{Path: "/u", Headers: hdr("Host", "example.org")},                                  // 10
-		{Path: "/case", Headers: hdr("X-V", "Mobile")},                                     // 11
+		{Path: "/r", Headers: hdr("x-client", "mobile")},                             // 1
+		{Path: "/r", Headers: hdr("X-Client", "mobile", "X-Tier", "gold")},           // 2
+		{Path: "/r", Query: hdr("version", "2")},                                     // 3
+		{Path: "/r", Query: hdr("version", "2", "beta", "1")},                        // 4
+		{Path: "/r", Headers: hdr("X-Client", "mobile"), Query: hdr("version", "2")}, // 5
+		{Path: "/r", Host: "api.example.com"},                                        // 6
+		{Path: "/e", Headers: hdr("X-Empty", "")},                                    // 7
+		{Path: "/e", Query: hdr("Version", "2")},                                     // 8
+		{Path: "/u", Headers: hdr("User-Agent", "probe/1"), Query: hdr("a", "b c")},  // 9
+		{Path: "/u", Headers: hdr("Host", "example.org")},                            // 10
+		{Path: "/case", Headers: hdr("X-V", "Mobile")},                               // 11
 	})
 	with := func(path string, header, query map[string]string, host string, want int) matchCase {
 		st := Found

@@ -70,10 +70,11 @@ type Table struct {
 }
 
 // linearMax is the largest number of static children a node scans linearly.
-// Below it, comparing a few short strings beats hashing the segment; above
-// it, a map keeps lookups flat however many routes share a prefix (see
-// BenchmarkChildLookup for the crossover).
-const linearMax = 8
+// With few children, comparing short strings (most fail on length alone)
+// beats hashing the segment; with many, a map keeps lookups flat however
+// many routes share a prefix. BenchmarkChildLookup puts the crossover
+// between 4 and 8 children.
+const linearMax = 6
 
 // node is one position in the segment tree.
 type node struct {

@@ -62,6 +62,8 @@ func TestCompileRejectsBadPredicates(t *testing.T) {
 		{Spec{Path: "/", Host: "a.*.com"}, "host", "whole first label"},
 		{Spec{Path: "/", Host: "*.*.com"}, "host", "whole first label"},
 		{Spec{Path: "/", Host: "[::1]:80"}, "host", "IPv6"},
+		{Spec{Path: "/", Host: "bücher.example"}, "host", "punycode"},
+		{Spec{Path: "/", Host: "a b"}, "host", "printable ASCII"},
 		{Spec{Path: "/", Headers: hdr("", "x")}, "headers", "not a token"},
 		{Spec{Path: "/", Headers: hdr("X A", "x")}, "headers", "not a token"},
 		{Spec{Path: "/", Headers: hdr("cookie", "a=b")}, "headers", "without allocating"},
