@@ -64,6 +64,19 @@ func newBenchRequest(uri string) *fasthttp.Request {
 
 var benchRemote = &net.TCPAddr{IP: net.IPv4(192, 0, 2, 10), Port: 40000}
 
+// benchRequestCtx returns a request context for uri, after one request
+// through gw that must succeed with want.
+func benchRequestCtx(b *testing.B, gw *Gateway, uri string, want int) (*fasthttp.RequestCtx, *fasthttp.Request) {
+	ctx := &fasthttp.RequestCtx{}
+	req := newBenchRequest(uri)
+	ctx.Init(req, benchRemote, nil)
+	serveOnce(gw, ctx, req)
+	if ctx.Response.StatusCode() != want {
+		b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	return ctx, req
+}
+
 // serveOnce runs one request through the gateway's handler.
 func serveOnce(gw *Gateway, ctx *fasthttp.RequestCtx, req *fasthttp.Request) {
 	req.CopyTo(&ctx.Request)
@@ -78,17 +91,10 @@ func serveOnce(gw *Gateway, ctx *fasthttp.RequestCtx, req *fasthttp.Request) {
 func BenchmarkProxy(b *testing.B) {
 	_, dial := memBackend(b, []byte(`{"id":"42","name":"Ada"}`))
 	gw := benchGateway(b, benchConfig, dial, nil)
-	var ctx fasthttp.RequestCtx
-	req := newBenchRequest("/api/users/42?fields=name")
-	ctx.Init(req, benchRemote, nil)
-	serveOnce(gw, &ctx, req)
-	if ctx.Response.StatusCode() != 200 {
-		b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
-	}
+	ctx, req := benchRequestCtx(b, gw, "/api/users/42?fields=name", 200)
 	b.ReportAllocs()
-	b.ResetTimer()
 	for b.Loop() {
-		serveOnce(gw, &ctx, req)
+		serveOnce(gw, ctx, req)
 	}
 }
 
@@ -153,15 +159,9 @@ func BenchmarkProxyLoopback(b *testing.B) {
 	go srv.Serve(ln)
 	defer srv.Shutdown()
 	gw := benchGateway(b, strings.Replace(benchConfig, "10.0.0.1:80", ln.Addr().String(), 1), nil, nil)
-	var ctx fasthttp.RequestCtx
-	req := newBenchRequest("/api/users/42")
-	ctx.Init(req, benchRemote, nil)
-	serveOnce(gw, &ctx, req)
-	if ctx.Response.StatusCode() != 200 {
-		b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
-	}
+	ctx, req := benchRequestCtx(b, gw, "/api/users/42", 200)
 	b.ReportAllocs()
 	for b.Loop() {
-		serveOnce(gw, &ctx, req)
+		serveOnce(gw, ctx, req)
 	}
 }

@@ -33,7 +33,7 @@ func parsePattern(p string) (pattern, []string) {
 	if strings.ContainsAny(p, "?#") {
 		problems = append(problems, "must not contain a query or fragment (match the query with match.query)")
 	}
-	if hasSpaceOrControl(p) {
+	if hasBlankOrControl(p) {
 		problems = append(problems, "must not contain spaces or control characters")
 	}
 	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
@@ -99,7 +99,7 @@ func checkRewrite(rw string, params []string) []string {
 	if strings.ContainsAny(rw, "?#") {
 		problems = append(problems, "must not contain a query or fragment: the client's query is passed on as it came")
 	}
-	if hasSpaceOrControl(rw) {
+	if hasBlankOrControl(rw) {
 		problems = append(problems, "must not contain spaces or control characters")
 	}
 	for s := rw; s != ""; {
@@ -154,7 +154,7 @@ func validParamName(name string) bool {
 	return true
 }
 
-func hasSpaceOrControl(s string) bool {
+func hasBlankOrControl(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] == 0x7f {
 			return true
