@@ -5,6 +5,7 @@ import (
 	"github.com/valyala/fasthttp/pprofhandler"
 
 	"github.com/edgegate/gateway/edge/metrics"
+	"github.com/edgegate/gateway/pool"
 )
 
 // serveAdmin serves the operator's endpoints. The admin listener binds to
@@ -34,32 +35,34 @@ func (g *Gateway) serveAdmin(ctx *fasthttp.RequestCtx) {
 	}
 }
 
+// instanceSeries are the per-instance series, each read from an Instance.
+var instanceSeries = []struct {
+	name, typ, help string
+	value           func(in *pool.Instance) float64
+}{
+	{"gateway_upstream_in_flight", "gauge", "Requests in flight to an upstream instance.",
+		func(in *pool.Instance) float64 { return float64(in.InFlight()) }},
+	{"gateway_upstream_requests_total", "counter", "Requests sent to an upstream instance.",
+		func(in *pool.Instance) float64 { return float64(in.Requests()) }},
+	{"gateway_upstream_failures_total", "counter", "Upstream exchanges that failed (refused, reset, timed out, invalid).",
+		func(in *pool.Instance) float64 { return float64(in.Failures()) }},
+	// Static instances are always in rotation until active health checks
+	// can take one out.
+	{"gateway_upstream_healthy", "gauge", "1 when an upstream instance is in rotation.",
+		func(*pool.Instance) float64 { return 1 }},
+}
+
 // collect writes the series owned by the current configuration's pools and
 // by the servers at scrape time.
 func (g *Gateway) collect(w *metrics.Writer) {
 	c := g.current.Load()
-	w.Help("gateway_upstream_in_flight", "gauge", "Requests in flight to an upstream instance.")
-	for _, name := range sortedKeys(c.services) {
-		for _, in := range c.services[name].Instances() {
-			w.Sample("gateway_upstream_in_flight", float64(in.InFlight()), "service", name, "instance", in.Addr())
-		}
-	}
-	w.Help("gateway_upstream_requests_total", "counter", "Requests sent to an upstream instance.")
-	for _, name := range sortedKeys(c.services) {
-		for _, in := range c.services[name].Instances() {
-			w.Sample("gateway_upstream_requests_total", float64(in.Requests()), "service", name, "instance", in.Addr())
-		}
-	}
-	w.Help("gateway_upstream_failures_total", "counter", "Upstream exchanges that failed (refused, reset, timed out, invalid).")
-	for _, name := range sortedKeys(c.services) {
-		for _, in := range c.services[name].Instances() {
-			w.Sample("gateway_upstream_failures_total", float64(in.Failures()), "service", name, "instance", in.Addr())
-		}
-	}
-	w.Help("gateway_upstream_healthy", "gauge", "1 when an upstream instance is in rotation.")
-	for _, name := range sortedKeys(c.services) {
-		for _, in := range c.services[name].Instances() {
-			w.Sample("gateway_upstream_healthy", 1, "service", name, "instance", in.Addr())
+	services := sortedKeys(c.services)
+	for _, series := range instanceSeries {
+		w.Help(series.name, series.typ, series.help)
+		for _, name := range services {
+			for _, in := range c.services[name].Instances() {
+				w.Sample(series.name, series.value(in), "service", name, "instance", in.Addr())
+			}
 		}
 	}
 	w.Help("gateway_open_connections", "gauge", "Client connections open, by listener.")

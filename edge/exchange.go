@@ -53,5 +53,4 @@ func (x *exchange) reset() {
 	x.res.Params.Reset()
 	x.route = nil
 	x.upstream = ""
-	x.fields = [len(x.fields)]zap.Field{}
 }

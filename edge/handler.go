@@ -56,9 +56,7 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 
-	x.path = append(x.path[:0], ctx.Path()...)
-	x.req = route.Request{Method: h.Method(), Path: x.path, Host: host, Header: h, Args: ctx.QueryArgs()}
-	c.table.Match(&x.req, &x.res)
+	x.match(ctx, c, host)
 	switch x.res.Status {
 	case route.NotFound:
 		errNoRoute.write(ctx, x.traceID)
@@ -112,6 +110,16 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 	x.sanitizeResponse(&ctx.Response.Header)
 	r.respRules.applyResponse(&ctx.Response.Header)
 	ctx.Response.Header.SetBytesKV(strXTraceID, x.traceID)
+}
+
+// match routes the request on its normalised path and host. The path is
+// copied first: route params are sub-slices of it and must survive the
+// rewrite of the URI.
+func (x *exchange) match(ctx *fasthttp.RequestCtx, c *compiled, host []byte) {
+	h := &ctx.Request.Header
+	x.path = append(x.path[:0], ctx.Path()...)
+	x.req = route.Request{Method: h.Method(), Path: x.path, Host: host, Header: h, Args: ctx.QueryArgs()}
+	c.table.Match(&x.req, &x.res)
 }
 
 // upstreamError maps a pool failure to the client-facing error. Upstream
@@ -180,6 +188,9 @@ func (g *Gateway) finish(ctx *fasthttp.RequestCtx, c *compiled, x *exchange) {
 	f[9] = zap.String("consumer", "")
 	f[10] = zap.String("remote", b2s(x.remoteIP(ctx)))
 	ce.Write(f[:]...)
+	// The fields alias this request's buffers; drop them so a pooled
+	// exchange holds no reference into a finished request.
+	*f = [len(f)]zap.Field{}
 }
 
 // remoteIP renders the client address into the exchange's scratch buffer.

@@ -27,13 +27,10 @@ func (g *Gateway) serveParseError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &netErr) && netErr.Timeout(), errors.Is(err, fasthttp.ErrTimeout):
 		e = errRequestTimeout
 	}
-	x := acquireExchange()
-	x.traceID = appendNewTraceID(x.traceID[:0])
-	e.write(ctx, x.traceID)
+	var id [32]byte
+	e.write(ctx, appendNewTraceID(id[:0]))
 	ctx.SetConnectionClose()
-	c := g.current.Load()
-	c.noRoute.Observe(e.status, 0)
-	releaseExchange(x)
+	g.current.Load().noRoute.Observe(e.status, 0)
 }
 
 // expect decides an "Expect: 100-continue" before the client sends its
@@ -45,11 +42,7 @@ func (g *Gateway) expect(ctx *fasthttp.RequestCtx) int {
 	c := g.current.Load()
 	x := acquireExchange()
 	defer releaseExchange(x)
-	h := &ctx.Request.Header
-	x.path = append(x.path[:0], ctx.Path()...)
-	x.req.Method, x.req.Path, x.req.Host = h.Method(), x.path, ctx.Request.URI().Host()
-	x.req.Header, x.req.Args = h, ctx.QueryArgs()
-	c.table.Match(&x.req, &x.res)
+	x.match(ctx, c, ctx.Request.URI().Host())
 	switch {
 	case x.res.Status == route.NotFound:
 		return fasthttp.StatusNotFound

@@ -248,17 +248,17 @@ func maxTimeout(c *compiled) time.Duration {
 // so readiness can be watched during the drain.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.ready.Store(false)
+	servers := []struct {
+		s  *fasthttp.Server
+		ln net.Listener
+	}{{g.plain, g.plainLn}, {g.secure, g.secureLn}}
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, s := range []*fasthttp.Server{g.plain, g.secure} {
-		if s == nil || (i == 0 && g.plainLn == nil) || (i == 1 && g.secureLn == nil) {
-			continue
+	errs := make([]error, len(servers))
+	for i, sv := range servers {
+		if sv.ln == nil {
+			continue // never started
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.ShutdownWithContext(ctx)
-		}()
+		wg.Go(func() { errs[i] = sv.s.ShutdownWithContext(ctx) })
 	}
 	wg.Wait()
 	if g.adminLn != nil {
