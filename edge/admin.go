@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"time"
+
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/pprofhandler"
 
@@ -27,6 +29,13 @@ func (g *Gateway) serveAdmin(ctx *fasthttp.RequestCtx) {
 			ctx.SetBodyString("not ready\n")
 			return
 		}
+		if r := g.current.Load().parts.redis; r != nil {
+			if err := r.Ping(time.Second); err != nil {
+				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+				ctx.SetBodyString("redis unreachable\n")
+				return
+			}
+		}
 		ctx.SetBodyString("ready\n")
 	case len(path) >= len("/debug/pprof/") && path[:len("/debug/pprof/")] == "/debug/pprof/":
 		pprofhandler.PprofHandler(ctx)
@@ -46,11 +55,19 @@ var instanceSeries = []struct {
 		func(in *pool.Instance) float64 { return float64(in.Requests()) }},
 	{"gateway_upstream_failures_total", "counter", "Upstream exchanges that failed (refused, reset, timed out, invalid).",
 		func(in *pool.Instance) float64 { return float64(in.Failures()) }},
-	// Static instances are always in rotation until active health checks
-	// can take one out.
-	{"gateway_upstream_healthy", "gauge", "1 when an upstream instance is in rotation.",
-		func(*pool.Instance) float64 { return 1 }},
+	{"gateway_upstream_healthy", "gauge", "1 when an upstream instance is in rotation (health checks pass, not ejected).",
+		func(in *pool.Instance) float64 { return bool01(in.Healthy()) }},
 }
+
+func bool01(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// circuitStates are the values of gateway_circuit_state, one series each.
+var circuitStates = []pool.CircuitState{pool.CircuitClosed, pool.CircuitOpen, pool.CircuitHalfOpen}
 
 // collect writes the series owned by the current configuration's pools and
 // by the servers at scrape time.
@@ -65,6 +82,15 @@ func (g *Gateway) collect(w *metrics.Writer) {
 			}
 		}
 	}
+	w.Help("gateway_circuit_state", "gauge", "1 for the state each service's circuit is in.")
+	for _, name := range services {
+		state := c.services[name].Circuit()
+		for _, st := range circuitStates {
+			w.Sample("gateway_circuit_state", bool01(state == st), "service", name, "state", st.String())
+		}
+	}
+	c.parts.collect(w)
+
 	w.Help("gateway_open_connections", "gauge", "Client connections open, by listener.")
 	w.Sample("gateway_open_connections", float64(g.plain.GetOpenConnectionsCount()), "listener", "http")
 	if g.secure != nil {

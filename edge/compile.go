@@ -3,14 +3,18 @@ package edge
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"time"
 
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
+	"github.com/edgegate/gateway/edge/aggregate"
+	"github.com/edgegate/gateway/edge/compress"
 	"github.com/edgegate/gateway/edge/config"
 	"github.com/edgegate/gateway/edge/metrics"
+	"github.com/edgegate/gateway/edge/respcache"
 	"github.com/edgegate/gateway/edge/route"
 	"github.com/edgegate/gateway/pool"
 )
@@ -27,12 +31,20 @@ type compiled struct {
 	// identity is every header name a backend trusts to carry verified
 	// identity; client-sent copies are removed on every route.
 	identity headerSet
+	// claimHeaders maps each claim of claims_to_headers to its header
+	// name, for aggregate call templates.
+	claimHeaders map[string][]byte
 	// noRoute records requests that matched no route.
 	noRoute *metrics.Route
+	// parts are the stateful components this configuration uses: the
+	// Redis connection, verifiers, limiters, the response cache. Several
+	// configurations may share them across reloads (see parts.go).
+	parts *parts
 }
 
 // compiledRoute is a route's request pipeline, decided once per config so
-// that the request path holds no configuration branches it does not need.
+// that the request path holds no configuration branches it does not need:
+// each optional stage is a nil pointer on routes that do not use it.
 type compiledRoute struct {
 	name    string
 	service *pool.Service
@@ -43,14 +55,13 @@ type compiledRoute struct {
 	hasRewrite bool
 	reqRules   headerRules
 	respRules  headerRules
-	// authRequired marks routes that name credential checks. Until a
-	// route's checks are compiled in, such a route refuses every request
-	// rather than serve it unauthenticated.
-	authRequired bool
-	// notServed is set for route kinds this build cannot serve yet
-	// (aggregates); such a route answers 502 instead of guessing.
-	notServed bool
-	metrics   *metrics.Route
+	auth       *authStage
+	limits     *limitStage
+	split      *split
+	aggregate  *aggregate.Plan
+	cache      *routeCache
+	compress   *compress.Compressor
+	metrics    *metrics.Route
 }
 
 // compileOptions carries what compile needs besides the configuration.
@@ -59,41 +70,41 @@ type compileOptions struct {
 	metrics *metrics.Registry
 	// dial, when set, replaces TCP for upstream connections (benchmarks).
 	dial fasthttp.DialFunc
+	// getenv reads secrets named in the file. Default os.Getenv.
+	getenv func(string) string
+	// prev is the configuration being replaced, whose stateful parts are
+	// reused where the new file leaves their settings alone.
+	prev *compiled
+	// dryRun compiles and checks without starting anything that connects
+	// or runs in the background: `gateway check`.
+	dryRun bool
 }
 
 // compile builds a serving configuration. Errors carry the key path of
 // the setting at fault, all of them at once.
-func compile(cfg *config.Config, o compileOptions) (*compiled, error) {
-	var errs config.Errors
+func compile(cfg *config.Config, o compileOptions) (_ *compiled, err error) {
 	c := &compiled{
 		cfg:      cfg,
 		services: make(map[string]*pool.Service, len(cfg.Services)),
 		noRoute:  o.metrics.Route("", ""),
 	}
+	var prevParts *parts
+	if o.prev != nil {
+		prevParts = o.prev.parts
+	}
+	c.parts, err = buildParts(cfg, o, prevParts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.close(prevParts)
+		}
+	}()
 
+	var errs config.Errors
 	for _, name := range sortedKeys(cfg.Services) {
-		s := cfg.Services[name]
-		if s.Discovery != nil {
-			o.log.Warn("service discovery is not available in this build; the service has no instances",
-				zap.String("service", name))
-		}
-		balancer := s.Balancer
-		if balancer == "consistent_hash" {
-			o.log.Warn("consistent_hash balancing is not available in this build; using least_conn",
-				zap.String("service", name))
-			balancer = pool.BalancerLeastConn
-		}
-		svc, err := pool.New(pool.Options{
-			Name:                name,
-			Instances:           s.Instances,
-			Balancer:            balancer,
-			Timeout:             longestTimeout(cfg, name),
-			MaxConnsPerInstance: s.MaxConnsPerInstance,
-			MaxResponseBytes:    s.MaxResponseBytes,
-			IdleConnTimeout:     s.IdleConnTimeout.D(),
-			ReadBufferSize:      cfg.Server.MaxHeaderBytes,
-			Dial:                o.dial,
-		})
+		svc, err := pool.New(serviceOptions(cfg, name, o))
 		if err != nil {
 			errs = append(errs, config.Error{Path: "services." + name, Msg: err.Error()})
 			continue
@@ -102,9 +113,12 @@ func compile(cfg *config.Config, o compileOptions) (*compiled, error) {
 	}
 
 	identity := append([]string(nil), defaultIdentityHeaders...)
+	c.claimHeaders = make(map[string][]byte)
 	if cfg.Auth.JWT != nil {
 		for _, claim := range sortedKeys(cfg.Auth.JWT.ClaimsToHeaders) {
-			identity = append(identity, cfg.Auth.JWT.ClaimsToHeaders[claim])
+			header := cfg.Auth.JWT.ClaimsToHeaders[claim]
+			identity = append(identity, header)
+			c.claimHeaders[claim] = []byte(header)
 		}
 	}
 	c.identity = newHeaderSet(identity)
@@ -124,47 +138,151 @@ func compile(cfg *config.Config, o compileOptions) (*compiled, error) {
 		}
 	}
 	if len(errs) > 0 {
-		c.close()
 		return nil, errs
 	}
 	table, err := route.Compile(specs)
 	if err != nil {
-		c.close()
 		return nil, config.Errors{routeSpecError(err)}
 	}
 	c.table = table
 
 	for i, r := range cfg.Routes {
-		cr := &compiledRoute{
-			name:         r.Name,
-			reqRules:     newHeaderRules(r.RequestHeaders.Set, r.RequestHeaders.Remove),
-			respRules:    newHeaderRules(r.ResponseHeaders.Set, r.ResponseHeaders.Remove),
-			authRequired: len(r.Auth) > 0,
-			notServed:    r.Aggregate != nil,
-		}
-		if svc := c.services[r.Service]; svc != nil {
-			cr.service = svc
-			cr.timeout = cfg.Services[r.Service].Timeout.D()
-		}
-		if r.Timeout > 0 {
-			cr.timeout = r.Timeout.D()
-		}
-		if r.Rewrite != "" {
-			tmpl, err := route.CompileTemplate(r.Rewrite, table.ParamNames(i))
-			if err != nil {
-				errs = append(errs, config.Error{Path: fmt.Sprintf("routes[%d].rewrite", i), Msg: err.Error()})
-			}
-			cr.rewrite, cr.hasRewrite = tmpl, true
-		}
-		cr.metrics = o.metrics.Route(r.Name, r.Service)
+		cr, routeErrs := c.compileRoute(i, r, o)
+		errs = append(errs, routeErrs...)
 		c.routes = append(c.routes, cr)
-		warnUnserved(o.log, r)
 	}
 	if len(errs) > 0 {
-		c.close()
 		return nil, errs
 	}
 	return c, nil
+}
+
+// compileRoute builds one route's pipeline.
+func (c *compiled) compileRoute(i int, r *config.Route, o compileOptions) (*compiledRoute, config.Errors) {
+	var errs config.Errors
+	at := func(key string, err error) {
+		errs = append(errs, config.Error{Path: fmt.Sprintf("routes[%d].%s", i, key), Msg: err.Error()})
+	}
+	cfg := c.cfg
+	cr := &compiledRoute{
+		name:      r.Name,
+		reqRules:  newHeaderRules(r.RequestHeaders.Set, r.RequestHeaders.Remove),
+		respRules: newHeaderRules(r.ResponseHeaders.Set, r.ResponseHeaders.Remove),
+		metrics:   o.metrics.Route(r.Name, r.Service),
+	}
+	if svc := c.services[r.Service]; svc != nil {
+		cr.service = svc
+		cr.timeout = cfg.Services[r.Service].Timeout.D()
+	}
+	if r.Timeout > 0 {
+		cr.timeout = r.Timeout.D()
+	}
+	if r.Rewrite != "" {
+		tmpl, err := route.CompileTemplate(r.Rewrite, c.table.ParamNames(i))
+		if err != nil {
+			at("rewrite", err)
+		}
+		cr.rewrite, cr.hasRewrite = tmpl, true
+	}
+	if len(r.Auth) > 0 {
+		cr.auth = c.parts.authStage(r, o.metrics)
+	}
+	if len(r.RateLimit) > 0 {
+		cr.limits = c.parts.limitStage(r, cfg)
+	}
+	if len(r.Split) > 0 && cr.service != nil {
+		s, err := c.compileSplit(cr.service, r.Split)
+		if err != nil {
+			at("split", err)
+		}
+		cr.split = s
+	}
+	if a := r.Aggregate; a != nil {
+		specs := make([]aggregate.CallSpec, len(a.Calls))
+		for j, call := range a.Calls {
+			specs[j] = aggregate.CallSpec{Name: call.Name, Service: c.services[call.Service], Path: call.Path}
+		}
+		plan, err := aggregate.Compile(specs, a.Timeout.D(), c.table.ParamNames(i))
+		if err != nil {
+			at("aggregate", err)
+		}
+		cr.aggregate = plan
+		cr.timeout = a.Timeout.D()
+	}
+	if r.Cache != nil {
+		rule, err := respcache.NewRule(r.Name, r.Cache.TTL.D(), r.Cache.Vary)
+		if err != nil {
+			at("cache", err)
+		}
+		cr.cache = &routeCache{rule: rule, cache: c.parts.responseCache()}
+	}
+	if r.Compress {
+		cr.compress = c.parts.compressor()
+	}
+	return cr, errs
+}
+
+// serviceOptions maps a service's settings to its pool.
+func serviceOptions(cfg *config.Config, name string, o compileOptions) pool.Options {
+	s := cfg.Services[name]
+	po := pool.Options{
+		Name:                name,
+		Instances:           s.Instances,
+		Balancer:            s.Balancer,
+		HashOn:              s.HashOn,
+		Retries:             s.Retries,
+		Timeout:             longestTimeout(cfg, name),
+		MaxConnsPerInstance: s.MaxConnsPerInstance,
+		MaxResponseBytes:    s.MaxResponseBytes,
+		IdleConnTimeout:     s.IdleConnTimeout.D(),
+		ReadBufferSize:      cfg.Server.MaxHeaderBytes,
+		Dial:                o.dial,
+		Log:                 o.log.With(zap.String("service", name)),
+	}
+	if o.dryRun {
+		// Checking a file must not resolve names or probe backends.
+		return po
+	}
+	if h := s.HealthCheck; h != nil {
+		po.HealthCheck = &pool.HealthCheck{
+			Path:               h.Path,
+			Interval:           h.Interval.D(),
+			Timeout:            h.Timeout.D(),
+			UnhealthyThreshold: h.UnhealthyThreshold,
+			HealthyThreshold:   h.HealthyThreshold,
+		}
+	}
+	if b := s.CircuitBreaker; b != nil {
+		po.CircuitBreaker = &pool.CircuitBreaker{
+			Window:      b.Window.D(),
+			MinRequests: b.MinRequests,
+			ErrorRate:   b.ErrorRate,
+			OpenFor:     b.OpenFor.D(),
+		}
+	}
+	if d := s.Discovery; d != nil {
+		po.Discovery = &pool.Discovery{Name: d.DNS, Refresh: d.Refresh.D(), Resolver: d.Resolver}
+	}
+	return po
+}
+
+// compileSplit builds a route's canary from its split entries. The first
+// entry's hash_on, if any, makes the whole split sticky.
+func (c *compiled) compileSplit(main *pool.Service, entries []config.Split) (*split, error) {
+	s := &split{main: main}
+	var total uint64
+	for _, e := range entries {
+		total += uint64(e.Weight)
+		s.arms = append(s.arms, splitArm{service: c.services[e.Service], upTo: total})
+		if e.HashOn != "" && !s.sticky {
+			h, err := pool.ParseHashOn(e.HashOn)
+			if err != nil {
+				return nil, err
+			}
+			s.hashOn, s.sticky = h, true
+		}
+	}
+	return s, nil
 }
 
 // routeSpecError names the key of the route setting the table refused.
@@ -193,39 +311,24 @@ func longestTimeout(cfg *config.Config, service string) time.Duration {
 	return d
 }
 
-// warnUnserved says at load time which accepted settings of a route this
-// build does not act on, so that nobody believes a limit is enforced.
-func warnUnserved(log *zap.Logger, r *config.Route) {
-	var keys []string
-	if len(r.Auth) > 0 {
-		keys = append(keys, "auth (requests are refused with 401)")
-	}
-	if len(r.RateLimit) > 0 {
-		keys = append(keys, "rate_limit")
-	}
-	if len(r.Split) > 0 {
-		keys = append(keys, "split")
-	}
-	if r.Cache != nil {
-		keys = append(keys, "cache")
-	}
-	if r.Compress {
-		keys = append(keys, "compress")
-	}
-	if r.Aggregate != nil {
-		keys = append(keys, "aggregate (requests are answered 502)")
-	}
-	if len(keys) > 0 {
-		log.Warn("route settings not served by this build", zap.String("route", r.Name), zap.Strings("settings", keys))
-	}
-}
-
-// close releases the pools' idle connections. Requests still running on
-// them finish normally.
-func (c *compiled) close() {
+// close stops the pools' background work and releases their idle
+// connections, and closes the stateful parts that next does not reuse.
+// Requests still running on them finish normally.
+func (c *compiled) close(next *parts) {
 	for _, s := range c.services {
 		s.Close()
 	}
+	if c.parts != nil {
+		c.parts.closeUnused(next)
+	}
+}
+
+// baseDir is the directory relative file names of cfg are resolved in.
+func baseDir(cfg *config.Config) string {
+	if cfg.Path == "" {
+		return "."
+	}
+	return filepath.Dir(cfg.Path)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

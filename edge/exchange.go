@@ -7,6 +7,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/edgegate/gateway/edge/route"
+	"github.com/edgegate/gateway/jwtcache"
+	"github.com/edgegate/gateway/limiter"
 )
 
 // exchange is the per-request state of the request path: buffers the
@@ -28,6 +30,14 @@ type exchange struct {
 	route    *compiledRoute
 	upstream string
 	fields   [11]zap.Field
+
+	// identity is the verified credential, nil on public routes.
+	identity *jwtcache.Identity
+	// limit is the deciding rate-limit decision when limited is set.
+	limit    limiter.Decision
+	limited  bool
+	limitKey []byte
+	cacheKey []byte
 }
 
 var exchangePool = sync.Pool{New: func() any {
@@ -53,4 +63,20 @@ func (x *exchange) reset() {
 	x.res.Params.Reset()
 	x.route = nil
 	x.upstream = ""
+	x.identity = nil
+	x.limit, x.limited = limiter.Decision{}, false
+	x.limitKey = x.limitKey[:0]
+	x.cacheKey = x.cacheKey[:0]
+}
+
+// consumer names the client for the access log: the API key's consumer,
+// else the token's subject.
+func (x *exchange) consumer() string {
+	switch {
+	case x.identity == nil:
+		return ""
+	case len(x.identity.Consumer) > 0:
+		return b2s(x.identity.Consumer)
+	}
+	return b2s(x.identity.Subject)
 }

@@ -71,18 +71,41 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 	x.route = r
 
 	x.sanitizeRequest(h, &c.identity)
-	if r.authRequired {
-		errUnauthorized.write(ctx, x.traceID)
-		ctx.Response.Header.SetBytesKV(strWWWAuthenticate, strBearerRealm)
-		return
+	if r.auth != nil {
+		id, err := r.auth.authenticate(h)
+		r.auth.count(err)
+		if err != nil {
+			r.auth.writeRefusal(ctx, x, err)
+			return
+		}
+		x.identity = id
+		for i := range id.Headers {
+			h.SetBytesKV(id.Headers[i].Name, id.Headers[i].Value)
+		}
 	}
-	if r.notServed || r.service == nil {
-		errBadGateway.write(ctx, x.traceID)
-		return
+	if r.limits != nil {
+		x.limit, x.limited = r.limits.check(ctx, x, x.identity), true
+		switch {
+		case x.limit.Unavailable:
+			errLimiterDown.write(ctx, x.traceID)
+			return
+		case !x.limit.Allowed:
+			errRateLimited.write(ctx, x.traceID)
+			return
+		}
 	}
 	r.reqRules.applyRequest(h)
 	x.setForwarded(ctx, host)
 	h.SetBytesKV(strXTraceID, x.traceID)
+
+	if r.aggregate != nil {
+		g.serveAggregate(ctx, c, x, r)
+		return
+	}
+	if r.service == nil {
+		errBadGateway.write(ctx, x.traceID)
+		return
+	}
 
 	target := x.path
 	if r.hasRewrite {
@@ -99,17 +122,43 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 		uri.SetSchemeBytes(strHTTP)
 	}
 
-	inst, err := r.service.Do(&ctx.Request, &ctx.Response, x.start.Add(r.timeout))
-	if inst != nil {
-		x.upstream = inst.Addr()
+	svc := r.service
+	if r.split != nil {
+		svc = r.split.pick(&ctx.Request, ctx.RemoteIP())
 	}
-	if err != nil {
+	if err := x.forward(ctx, r, svc); err != nil {
 		upstreamError(err).write(ctx, x.traceID)
 		return
 	}
 	x.sanitizeResponse(&ctx.Response.Header)
 	r.respRules.applyResponse(&ctx.Response.Header)
+	if r.compress != nil {
+		r.compress.Apply(h, &ctx.Response)
+	}
 	ctx.Response.Header.SetBytesKV(strXTraceID, x.traceID)
+}
+
+// forward sends the request to svc and fills ctx.Response, through the
+// route's cache when it has one.
+func (x *exchange) forward(ctx *fasthttp.RequestCtx, r *compiledRoute, svc *pool.Service) error {
+	deadline := x.start.Add(r.timeout)
+	key := svc.HashKey(&ctx.Request, ctx.RemoteIP())
+	if r.cache == nil {
+		inst, err := svc.Do(&ctx.Request, &ctx.Response, deadline, key)
+		x.noteUpstream(inst)
+		return err
+	}
+	return r.cache.serve(ctx, x, func(resp *fasthttp.Response) error {
+		inst, err := svc.Do(&ctx.Request, resp, deadline, key)
+		x.noteUpstream(inst)
+		return err
+	})
+}
+
+func (x *exchange) noteUpstream(inst *pool.Instance) {
+	if inst != nil {
+		x.upstream = inst.Addr()
+	}
 }
 
 // match routes the request on its normalised path and host. The path is
@@ -130,6 +179,8 @@ func upstreamError(err error) *gatewayError {
 		return errUpstreamTimeout
 	case errors.Is(err, pool.ErrUnavailable):
 		return errUnavailable
+	case errors.Is(err, pool.ErrCircuitOpen):
+		return errCircuitOpen
 	default:
 		return errBadGateway
 	}
@@ -158,6 +209,9 @@ func (x *exchange) setForwarded(ctx *fasthttp.RequestCtx, host []byte) {
 // finish records a request in the metrics and the access log. With the
 // access log off it costs two atomic adds.
 func (g *Gateway) finish(ctx *fasthttp.RequestCtx, c *compiled, x *exchange) {
+	if x.limited {
+		x.scratch = writeLimitHeaders(&ctx.Response.Header, &x.limit, x.scratch)
+	}
 	status := ctx.Response.StatusCode()
 	elapsed := time.Since(x.start)
 	m := c.noRoute
@@ -185,7 +239,7 @@ func (g *Gateway) finish(ctx *fasthttp.RequestCtx, c *compiled, x *exchange) {
 	f[6] = zap.Int("bytes_in", len(ctx.Request.Body()))
 	f[7] = zap.Int("bytes_out", len(ctx.Response.Body()))
 	f[8] = zap.String("trace_id", b2s(x.traceID))
-	f[9] = zap.String("consumer", "")
+	f[9] = zap.String("consumer", x.consumer())
 	f[10] = zap.String("remote", b2s(x.remoteIP(ctx)))
 	ce.Write(f[:]...)
 	// The fields alias this request's buffers; drop them so a pooled

@@ -43,13 +43,20 @@ func (g *Gateway) expect(ctx *fasthttp.RequestCtx) int {
 	x := acquireExchange()
 	defer releaseExchange(x)
 	x.match(ctx, c, ctx.Request.URI().Host())
-	switch {
-	case x.res.Status == route.NotFound:
+	switch x.res.Status {
+	case route.NotFound:
 		return fasthttp.StatusNotFound
-	case x.res.Status == route.MethodNotAllowed:
+	case route.MethodNotAllowed:
 		return fasthttp.StatusMethodNotAllowed
-	case c.routes[x.res.Route].authRequired:
-		return fasthttp.StatusUnauthorized
+	}
+	// The credential is checked now, so that an unauthenticated client
+	// never uploads its body; the request path checks it again (a cache
+	// hit) and answers with the full error. Rate limits are not charged
+	// here: the request would be counted twice.
+	if a := c.routes[x.res.Route].auth; a != nil {
+		if _, err := a.authenticate(&ctx.Request.Header); err != nil {
+			return err.Status
+		}
 	}
 	return fasthttp.StatusContinue
 }

@@ -71,7 +71,7 @@ func New(cfg *config.Config, o Options) (*Gateway, error) {
 	}
 	certs, err := loadCertSet(cfg)
 	if err != nil {
-		c.close()
+		c.close(nil)
 		return nil, err
 	}
 	g.current.Store(c)
@@ -201,7 +201,9 @@ func addrOf(ln net.Listener) net.Addr {
 func (g *Gateway) Reload(cfg *config.Config) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
-	c, err := compile(cfg, g.compileOptions())
+	o := g.compileOptions()
+	o.prev = g.current.Load()
+	c, err := compile(cfg, o)
 	if err != nil {
 		g.metrics.ReloadsFailed.Add(1)
 		return err
@@ -211,7 +213,7 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 		err = errors.New("server.tls: adding or removing TLS needs a restart")
 	}
 	if err != nil {
-		c.close()
+		c.close(o.prev.parts)
 		g.metrics.ReloadsFailed.Add(1)
 		return err
 	}
@@ -225,8 +227,9 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	g.metrics.ReloadsOK.Add(1)
 	// Requests that loaded the old configuration may still be forwarding
 	// through its pools; give them their longest timeout before closing
-	// the idle connections. Close never interrupts a request.
-	time.AfterFunc(maxTimeout(old), old.close)
+	// the idle connections and the parts the new one does not reuse.
+	// Close never interrupts a request.
+	time.AfterFunc(maxTimeout(old), func() { old.close(c.parts) })
 	return nil
 }
 
@@ -265,7 +268,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		errs = append(errs, g.admin.ShutdownWithContext(ctx))
 	}
 	g.serving.Wait()
-	g.current.Load().close()
+	g.current.Load().close(nil)
 	return errors.Join(errs...)
 }
 

@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +19,9 @@ type backend struct {
 	hits atomic.Int64
 	ln   net.Listener
 	srv  *fasthttp.Server
+
+	stopOnce sync.Once
+	stopped  chan struct{} // closed when Serve has returned
 }
 
 // startBackend serves h on a free loopback port until the test ends.
@@ -40,33 +44,113 @@ func startMemBackend(tb testing.TB, h fasthttp.RequestHandler) (*backend, fastht
 }
 
 func serveBackend(tb testing.TB, ln net.Listener, h fasthttp.RequestHandler) *backend {
-	b := &backend{addr: ln.Addr().String(), ln: ln}
+	b := &backend{addr: ln.Addr().String(), ln: ln, stopped: make(chan struct{})}
 	b.srv = &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			b.hits.Add(1)
 			h(ctx)
 		},
-		IdleTimeout: time.Second,
+		// Longer than the pool's IdleConnTimeout, as the pool's documentation
+		// asks of backends: otherwise a busy test machine can let a pooled
+		// connection idle past the backend's timeout, and the request
+		// written to it fails as it would in production.
+		IdleTimeout: 30 * time.Second,
 		// Keep header names as the pool sent them, so tests can see that
 		// the pool forwards them unchanged.
 		DisableHeaderNamesNormalizing: true,
 	}
-	done := make(chan struct{})
 	go func() {
-		defer close(done)
+		defer close(b.stopped)
 		_ = b.srv.Serve(ln)
 	}()
-	tb.Cleanup(func() {
+	tb.Cleanup(b.kill)
+	return b
+}
+
+// kill stops the backend as a crash would, as far as its clients can
+// tell: the listener refuses new connections, idle connections are
+// closed, and requests being handled finish first. It returns when the
+// backend is down, and is safe to call more than once.
+func (b *backend) kill() {
+	b.stopOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = b.srv.ShutdownWithContext(ctx)
 		// Shutdown closes only the listeners Serve has registered; one that
 		// Serve has not reached yet would block Accept forever.
-		_ = ln.Close()
-		<-done
+		_ = b.ln.Close()
+		<-b.stopped
 	})
-	return b
 }
+
+// restartBackend serves h again on the address of a killed backend.
+func restartBackend(tb testing.TB, old *backend, h fasthttp.RequestHandler) *backend {
+	tb.Helper()
+	ln, err := net.Listen("tcp", old.addr)
+	if err != nil {
+		tb.Fatalf("listening again on %s: %v", old.addr, err)
+	}
+	return serveBackend(tb, ln, h)
+}
+
+// eventually polls cond every few milliseconds until it holds, and fails
+// the test if it does not within five seconds. It returns how long it
+// took.
+func eventually(tb testing.TB, what string, cond func() bool) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > 5*time.Second {
+			tb.Fatalf("still not %s after 5s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// get sends a GET for path through s with a one-second deadline and
+// returns the instance and error.
+func get(tb testing.TB, s *Service, path string) (*Instance, error) {
+	tb.Helper()
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(path)
+	req.Header.SetHost("svc.test")
+	return s.Do(req, resp, time.Now().Add(time.Second), 0)
+}
+
+// healthy returns the addresses of the instances s has in rotation.
+func healthy(s *Service) []string {
+	var addrs []string
+	for _, in := range s.snap.Load().healthy {
+		addrs = append(addrs, in.addr)
+	}
+	return addrs
+}
+
+// findInstance returns s's instance with address addr, or nil.
+func findInstance(s *Service, addr string) *Instance {
+	for _, in := range s.Instances() {
+		if in.Addr() == addr {
+			return in
+		}
+	}
+	return nil
+}
+
+// fakeClock is an Options.Now that moves only when told to.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // assertHits fails the test unless the backend receives exactly want
 // requests. It waits for requests still on their way, then a little longer

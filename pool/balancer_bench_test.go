@@ -11,17 +11,18 @@ var pickSink *Instance
 
 var benchSizes = []int{2, 10, 100, 1000}
 
-// benchBalancers returns fresh balancers by name, in a stable order.
-func benchBalancers() []struct {
-	name string
-	b    Balancer
-} {
-	return []struct {
-		name string
-		b    Balancer
-	}{
-		{BalancerLeastConn, leastConn{}},
-		{BalancerRoundRobin, new(roundRobin)},
+// namedBalancer is a balancer kind to benchmark: its name and a builder.
+type namedBalancer struct {
+	name  string
+	build func([]*Instance) balancer
+}
+
+// benchBalancers returns the balancer kinds in a stable order.
+func benchBalancers() []namedBalancer {
+	return []namedBalancer{
+		{BalancerLeastConn, func(ins []*Instance) balancer { return leastConn{ins} }},
+		{BalancerRoundRobin, func(ins []*Instance) balancer { return newRoundRobin(ins) }},
+		{BalancerConsistentHash, func(ins []*Instance) balancer { return newHashRing(ins) }},
 	}
 }
 
@@ -36,37 +37,43 @@ func loadedInstances(n int) []*Instance {
 	return ins
 }
 
+// benchKeys are consistent-hash keys, cycled through by the benchmarks so
+// that ring lookups are not all served from one cache line.
+var benchKeys = ringKeys(1024)
+
 // BenchmarkPick measures one pick on one goroutine.
 func BenchmarkPick(b *testing.B) {
 	for _, bal := range benchBalancers() {
 		for _, n := range benchSizes {
-			ins := loadedInstances(n)
+			p := bal.build(loadedInstances(n))
 			b.Run(bal.name+"/instances="+strconv.Itoa(n), func(b *testing.B) {
 				b.ReportAllocs()
+				i := 0
 				for b.Loop() {
-					pickSink = bal.b.Pick(ins)
+					pickSink = p.pick(benchKeys[i&1023], nil)
+					i++
 				}
 			})
 		}
 	}
 	b.Run("single/instances=1", func(b *testing.B) {
-		ins := testInstances(1)
+		p := single{testInstances(1)}
 		b.ReportAllocs()
 		for b.Loop() {
-			pickSink = single{}.Pick(ins)
+			pickSink = p.pick(0, nil)
 		}
 	})
 }
 
 // BenchmarkPickIdle measures least_conn on idle instances, its worst case:
-// every instance ties, and the scan draws a random number for each.
+// every instance ties, and the scan draws a random number.
 func BenchmarkPickIdle(b *testing.B) {
 	for _, n := range benchSizes {
-		ins := testInstances(n)
+		p := leastConn{testInstances(n)}
 		b.Run("least_conn/instances="+strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				pickSink = leastConn{}.Pick(ins)
+				pickSink = p.pick(0, nil)
 			}
 		})
 	}
@@ -78,19 +85,37 @@ func BenchmarkPickIdle(b *testing.B) {
 func BenchmarkPickParallel(b *testing.B) {
 	for _, bal := range benchBalancers() {
 		for _, n := range benchSizes {
-			ins := loadedInstances(n)
+			p := bal.build(loadedInstances(n))
 			b.Run(bal.name+"/instances="+strconv.Itoa(n), func(b *testing.B) {
 				b.ReportAllocs()
 				b.RunParallel(func(pb *testing.PB) {
 					var last *Instance
+					i := rand.IntN(1024)
 					for pb.Next() {
-						in := bal.b.Pick(ins)
+						in := p.pick(benchKeys[i&1023], nil)
 						in.inFlight.Add(1)
 						in.inFlight.Add(-1)
 						last = in
+						i++
 					}
 					pickSink = last
 				})
+			})
+		}
+	}
+}
+
+// BenchmarkRebuild measures building a snapshot's balancer, which happens
+// on every change of membership or health.
+func BenchmarkRebuild(b *testing.B) {
+	for _, bal := range benchBalancers()[1:] {
+		for _, n := range benchSizes {
+			ins := testInstances(n)
+			b.Run(bal.name+"/instances="+strconv.Itoa(n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					_ = bal.build(ins)
+				}
 			})
 		}
 	}

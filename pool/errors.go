@@ -2,6 +2,8 @@ package pool
 
 import (
 	"errors"
+	"io"
+	"net"
 
 	"github.com/valyala/fasthttp"
 )
@@ -11,9 +13,15 @@ import (
 // raw response bytes, which must not reach clients or logs.
 var (
 	// ErrUnavailable means no instance could take the request: the service
-	// has none, or every connection to the chosen instance stayed busy for
-	// MaxConnWaitTimeout. The gateway answers 503.
+	// has no healthy instance, or every connection to the instances tried
+	// stayed busy for MaxConnWaitTimeout. The gateway answers 503.
 	ErrUnavailable = errors.New("pool: no instance available")
+
+	// ErrCircuitOpen means the service's circuit is open (or half-open with
+	// all its probes taken): Do refused the request without touching a
+	// backend. The gateway answers 503, or serves a fresh enough cached
+	// response instead.
+	ErrCircuitOpen = errors.New("pool: circuit open, backend spared")
 
 	// ErrTimeout means the exchange did not finish by its deadline, whether
 	// dialling, writing, waiting for a connection or reading. The gateway
@@ -26,21 +34,61 @@ var (
 	ErrBadGateway = errors.New("pool: upstream refused, reset or sent an invalid response")
 )
 
-// classify maps an error of fasthttp.HostClient to one of the sentinels.
-// It does not allocate, so a stream of failures costs no garbage.
-func classify(err error) error {
+// failure is what the pool makes of one failed attempt: the sentinel the
+// caller sees, and the two facts retries and passive health checks need.
+type failure struct {
+	err error
+
+	// unanswered is true when the attempt received no byte of a response:
+	// the connection was refused, could not be had, or was reset or closed
+	// before the status line. Only such an attempt may be retried, and
+	// only for a safe method: the backend may have run a request whose
+	// answer it never sent, but it never sent half an answer the client
+	// would see twice.
+	unanswered bool
+
+	// connection is true when the attempt failed at the connection level:
+	// refused, unreachable, reset or closed, before or during the response.
+	// Those count against the instance for passive health checks; a
+	// timeout or a malformed response says less about the instance itself.
+	connection bool
+}
+
+// classify maps an error of fasthttp.HostClient to a failure. It does not
+// allocate, so a stream of failures costs no garbage beyond fasthttp's.
+func classify(err error) failure {
 	switch {
 	case errors.Is(err, fasthttp.ErrNoFreeConns):
-		return ErrUnavailable
+		// Never sent: another instance may take it, but the instance is
+		// busy, not broken.
+		return failure{err: ErrUnavailable, unanswered: true}
 	case isTimeout(err):
-		return ErrTimeout
-	default:
-		// Connection refused or reset, fasthttp.ErrConnectionClosed (closed
-		// before the first byte), io.ErrUnexpectedEOF (closed mid-response),
-		// fasthttp.ErrBodyTooLarge, *fasthttp.ErrSmallBuffer (headers over
-		// ReadBufferSize) and every parse error of a malformed response.
-		return ErrBadGateway
+		// A dial timeout is a connection failure; it is still not retried,
+		// because the deadline the retry would share is mostly spent.
+		_, dial := errors.AsType[*dialError](err)
+		return failure{err: ErrTimeout, connection: dial}
 	}
+
+	f := failure{err: ErrBadGateway}
+	if _, dial := errors.AsType[*dialError](err); dial || errors.Is(err, fasthttp.ErrConnectionClosed) {
+		// ErrConnectionClosed is fasthttp's name for any error, a reset
+		// included, while reading the first byte of the response.
+		f.unanswered, f.connection = true, true
+		return f
+	}
+	if op, ok := errors.AsType[*net.OpError](err); ok {
+		// A write that failed never completed the request; a read that
+		// failed did so after the first response byte (or the error would
+		// be ErrConnectionClosed): a partial response.
+		f.unanswered = op.Op == "write"
+		f.connection = true
+		return f
+	}
+	// Closed mid-response: a connection failure, but answered in part.
+	// Everything else (fasthttp.ErrBodyTooLarge, *fasthttp.ErrSmallBuffer,
+	// parse errors of a malformed response) is the response's fault.
+	f.connection = errors.Is(err, io.ErrUnexpectedEOF)
+	return f
 }
 
 // isTimeout reports whether err is a timeout: fasthttp.ErrTimeout (which
@@ -62,4 +110,21 @@ func isTimeout(err error) bool {
 type timeoutError interface {
 	error
 	Timeout() bool
+}
+
+// dialError marks an error as the dialer's, so that classify can tell a
+// refused connection (nothing sent, safe to retry) from a reset on an
+// established one, whatever dialer produced it. fasthttp wraps its own dial
+// errors, but not those of a custom Options.Dial.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "dial: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// markDial wraps the error of a failed dial in a dialError.
+func markDial(conn net.Conn, err error) (net.Conn, error) {
+	if err != nil {
+		return nil, &dialError{err}
+	}
+	return conn, nil
 }

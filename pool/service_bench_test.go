@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -12,19 +13,23 @@ import (
 // common case for an API gateway.
 var benchBody = []byte(`{"id":42,"name":"Ada","email":"ada@example.com"}`)
 
+// benchClientIP is the client address the benchmarks hash on.
+var benchClientIP = net.ParseIP("192.0.2.1")
+
 func benchHandler(ctx *fasthttp.RequestCtx) { ctx.SetBody(benchBody) }
 
-// newBenchService returns a service of one or more instances, all served by
-// one in-memory backend, so that the benchmark measures the pool and
-// fasthttp rather than the kernel's loopback.
-func newBenchService(tb testing.TB, balancer string, instances int) *Service {
+// newBenchService returns a service configured by o with n instances, all
+// served by one in-memory backend, so that the benchmark measures the pool
+// and fasthttp rather than the kernel's loopback.
+func newBenchService(tb testing.TB, o Options, n int) *Service {
 	tb.Helper()
 	_, dial := startMemBackend(tb, benchHandler)
-	addrs := make([]string, instances)
-	for i := range addrs {
-		addrs[i] = "10.0.0." + strconv.Itoa(i+1) + ":80"
+	o.Instances = make([]string, n)
+	for i := range o.Instances {
+		o.Instances[i] = "10.0.0." + strconv.Itoa(i+1) + ":80"
 	}
-	return newTestService(tb, Options{Instances: addrs, Balancer: balancer, Dial: dial})
+	o.Dial = dial
+	return newTestService(tb, o)
 }
 
 // BenchmarkDo measures a whole exchange through Service.Do: pick, counters,
@@ -34,25 +39,27 @@ func newBenchService(tb testing.TB, balancer string, instances int) *Service {
 func BenchmarkDo(b *testing.B) {
 	cases := []struct {
 		name      string
-		balancer  string
+		o         Options
 		instances int
 	}{
-		{"single", BalancerLeastConn, 1},
-		{"least_conn/instances=3", BalancerLeastConn, 3},
-		{"round_robin/instances=3", BalancerRoundRobin, 3},
+		{"single", Options{}, 1},
+		{"least_conn/instances=3", Options{}, 3},
+		{"round_robin/instances=3", Options{Balancer: BalancerRoundRobin}, 3},
+		{"consistent_hash/instances=3", Options{Balancer: BalancerConsistentHash, HashOn: "ip"}, 3},
+		{"least_conn+breaker+retries/instances=3", Options{Retries: 1, CircuitBreaker: &CircuitBreaker{}}, 3},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			s := newBenchService(b, c.balancer, c.instances)
+			s := newBenchService(b, c.o, c.instances)
 			benchDo(b, func(req *fasthttp.Request, resp *fasthttp.Response) error {
-				_, err := s.Do(req, resp, time.Now().Add(time.Second))
+				_, err := s.Do(req, resp, time.Now().Add(time.Second), s.HashKey(req, benchClientIP))
 				return err
 			})
 		})
 	}
 	b.Run("direct", func(b *testing.B) {
-		s := newBenchService(b, BalancerLeastConn, 1)
-		hc := s.instances[0].client
+		s := newBenchService(b, Options{}, 1)
+		hc := s.Instances()[0].client
 		benchDo(b, func(req *fasthttp.Request, resp *fasthttp.Response) error {
 			return hc.DoDeadline(req, resp, time.Now().Add(time.Second))
 		})

@@ -1,9 +1,9 @@
 package pool
 
 import (
-	"errors"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +28,26 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		{"timeout", Options{Instances: []string{"a:1"}, Timeout: -1}, "negative timeout"},
 		{"conns", Options{Instances: []string{"a:1"}, MaxConnsPerInstance: -1}, "negative max conns"},
 		{"body", Options{Instances: []string{"a:1"}, MaxResponseBytes: -1}, "negative max response"},
+		{"weight of a stranger", Options{Instances: []string{"a:1"}, Weights: map[string]int{"b:1": 2}}, "not one of the instances"},
+		{"weight zero", Options{Instances: []string{"a:1"}, Weights: map[string]int{"a:1": 0}}, "want 1 to 65535"},
+		{"weight too big", Options{Instances: []string{"a:1"}, Weights: map[string]int{"a:1": 70000}}, "want 1 to 65535"},
+		{"hash without key", Options{Instances: []string{"a:1"}, Balancer: BalancerConsistentHash}, "needs HashOn"},
+		{"bad hash key", Options{Instances: []string{"a:1"}, Balancer: BalancerConsistentHash, HashOn: "query:x"}, "want header:NAME"},
+		{"retries", Options{Instances: []string{"a:1"}, Retries: -1}, "negative retries"},
+		{"health path", Options{Instances: []string{"a:1"}, HealthCheck: &HealthCheck{Path: "health"}}, "starting with /"},
+		{"health timeout", Options{Instances: []string{"a:1"},
+			HealthCheck: &HealthCheck{Path: "/h", Interval: time.Second, Timeout: 2 * time.Second}}, "exceeds its interval"},
+		{"health threshold", Options{Instances: []string{"a:1"},
+			HealthCheck: &HealthCheck{Path: "/h", UnhealthyThreshold: -1}}, "negative unhealthy threshold"},
+		{"error rate", Options{Instances: []string{"a:1"}, CircuitBreaker: &CircuitBreaker{ErrorRate: 1.5}}, "error rate"},
+		{"probes", Options{Instances: []string{"a:1"}, CircuitBreaker: &CircuitBreaker{HalfOpenProbes: 5000}}, "at most 1000"},
+		{"window", Options{Instances: []string{"a:1"}, CircuitBreaker: &CircuitBreaker{Window: -time.Second}}, "negative circuit breaker window"},
+		{"both", Options{Instances: []string{"a:1"}, Discovery: &Discovery{Name: "_a._tcp.x"}}, "not both"},
+		{"discovery name", Options{Discovery: &Discovery{}}, "needs a name"},
+		{"srv name", Options{Discovery: &Discovery{Name: "_a._tcp.x:80"}}, "invalid SRV name"},
+		{"host name", Options{Discovery: &Discovery{Name: "users.internal"}}, "want host:port"},
+		{"resolver", Options{Discovery: &Discovery{Name: "_a._tcp.x", Resolver: "127.0.0.1"}}, "want host:port"},
+		{"refresh", Options{Discovery: &Discovery{Name: "_a._tcp.x", Refresh: -1}}, "negative discovery refresh"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,8 +69,8 @@ func TestNewConfiguresHostClients(t *testing.T) {
 	if s.Name() != "users" {
 		t.Errorf("Name() = %q", s.Name())
 	}
-	if _, ok := s.balancer.(leastConn); !ok {
-		t.Errorf("default balancer is %T, want leastConn", s.balancer)
+	if _, ok := s.snap.Load().bal.(leastConn); !ok {
+		t.Errorf("default balancer is %T, want leastConn", s.snap.Load().bal)
 	}
 	ins := s.Instances()
 	if len(ins) != 2 || ins[0].Addr() != "10.0.0.1:80" || ins[1].Addr() != "[::1]:8080" {
@@ -100,24 +120,26 @@ func TestNewBalancerChoice(t *testing.T) {
 	tests := []struct {
 		balancer  string
 		instances []string
-		want      Balancer
+		want      string
 	}{
-		{"", []string{"a:1", "b:1"}, leastConn{}},
-		{BalancerLeastConn, []string{"a:1", "b:1"}, leastConn{}},
-		{BalancerRoundRobin, []string{"a:1", "b:1"}, &roundRobin{}},
-		{BalancerRoundRobin, []string{"a:1"}, single{}},
-		{BalancerLeastConn, []string{"a:1"}, single{}},
-		{BalancerRoundRobin, nil, single{}},
+		{"", []string{"a:1", "b:1"}, "leastConn"},
+		{BalancerLeastConn, []string{"a:1", "b:1"}, "leastConn"},
+		{BalancerRoundRobin, []string{"a:1", "b:1"}, "roundRobin"},
+		{BalancerConsistentHash, []string{"a:1", "b:1"}, "hashRing"},
+		{BalancerRoundRobin, []string{"a:1"}, "single"},
+		{BalancerLeastConn, []string{"a:1"}, "single"},
+		{BalancerConsistentHash, []string{"a:1"}, "single"},
+		{BalancerRoundRobin, nil, "single"},
 	}
 	for _, tt := range tests {
-		s := newTestService(t, Options{Instances: tt.instances, Balancer: tt.balancer})
-		if got, want := typeName(s.balancer), typeName(tt.want); got != want {
-			t.Errorf("balancer %q with %d instances: got %s, want %s", tt.balancer, len(tt.instances), got, want)
+		s := newTestService(t, Options{Instances: tt.instances, Balancer: tt.balancer, HashOn: "ip"})
+		if got := typeName(s.snap.Load().bal); got != tt.want {
+			t.Errorf("balancer %q with %d instances: got %s, want %s", tt.balancer, len(tt.instances), got, tt.want)
 		}
 	}
 }
 
-func typeName(b Balancer) string {
+func typeName(b balancer) string {
 	switch b.(type) {
 	case single:
 		return "single"
@@ -125,6 +147,8 @@ func typeName(b Balancer) string {
 		return "leastConn"
 	case *roundRobin:
 		return "roundRobin"
+	case *hashRing:
+		return "hashRing"
 	}
 	return "unknown"
 }
@@ -149,7 +173,7 @@ func TestDoForwardsAsSent(t *testing.T) {
 	req.Header.DisableNormalizing()
 	req.Header.Set("x-request-id", "r1")
 	resp := newResponse(t)
-	in, err := s.Do(req, resp, time.Now().Add(time.Second))
+	in, err := s.Do(req, resp, time.Now().Add(time.Second), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +227,7 @@ func TestLeastConnPrefersLessLoadedInstance(t *testing.T) {
 			req.SetRequestURI("/")
 			req.Header.SetHost("svc.test")
 			for range perWorker {
-				if _, err := s.Do(req, resp, time.Now().Add(5*time.Second)); err != nil {
+				if _, err := s.Do(req, resp, time.Now().Add(5*time.Second), 0); err != nil {
 					errs <- err
 					return
 				}
@@ -248,12 +272,17 @@ func TestRoundRobinSpreadsEvenly(t *testing.T) {
 
 	req := newRequest(t, fasthttp.MethodGet, "/")
 	resp := newResponse(t)
+	// The rotation starts at a random instance, then takes turns.
+	start := -1
 	for i := range instances * rounds {
-		in, err := s.Do(req, resp, time.Time{})
+		in, err := s.Do(req, resp, time.Time{}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := addrs[i%instances]; in.Addr() != want {
+		if start < 0 {
+			start = slices.Index(addrs, in.Addr())
+		}
+		if want := addrs[(start+i)%instances]; in.Addr() != want {
 			t.Fatalf("call %d went to %s, want %s", i, in.Addr(), want)
 		}
 	}
@@ -382,7 +411,7 @@ func TestDoFailures(t *testing.T) {
 			req := newRequest(t, fasthttp.MethodGet, "/")
 			resp := newResponse(t)
 			start := time.Now()
-			in, err := s.Do(req, resp, deadline)
+			in, err := s.Do(req, resp, deadline, 0)
 			elapsed := time.Since(start)
 
 			if err != tt.want {
@@ -410,7 +439,7 @@ func TestDoWithoutInstances(t *testing.T) {
 	if n := len(s.Instances()); n != 0 {
 		t.Fatalf("%d instances, want none", n)
 	}
-	in, err := s.Do(newRequest(t, fasthttp.MethodGet, "/"), newResponse(t), time.Time{})
+	in, err := s.Do(newRequest(t, fasthttp.MethodGet, "/"), newResponse(t), time.Time{}, 0)
 	if err != ErrUnavailable || in != nil {
 		t.Fatalf("Do = %v, %v; want nil, ErrUnavailable", in, err)
 	}
@@ -419,7 +448,7 @@ func TestDoWithoutInstances(t *testing.T) {
 func TestDoPastDeadlineTriesNoInstance(t *testing.T) {
 	b := startBackend(t, ok)
 	s := newTestService(t, Options{Instances: []string{b.addr}})
-	in, err := s.Do(newRequest(t, fasthttp.MethodGet, "/"), newResponse(t), time.Now().Add(-time.Millisecond))
+	in, err := s.Do(newRequest(t, fasthttp.MethodGet, "/"), newResponse(t), time.Now().Add(-time.Millisecond), 0)
 	if err != ErrTimeout || in != nil {
 		t.Fatalf("Do = %v, %v; want nil, ErrTimeout", in, err)
 	}
@@ -453,7 +482,7 @@ func TestDoFullPool(t *testing.T) {
 		defer fasthttp.ReleaseResponse(resp)
 		req.SetRequestURI("/")
 		req.Header.SetHost("svc.test")
-		_, err := s.Do(req, resp, time.Now().Add(5*time.Second))
+		_, err := s.Do(req, resp, time.Now().Add(5*time.Second), 0)
 		first <- err
 	}()
 	<-arrived
@@ -461,7 +490,7 @@ func TestDoFullPool(t *testing.T) {
 	req := newRequest(t, fasthttp.MethodGet, "/")
 	resp := newResponse(t)
 	start := time.Now()
-	in, err := s.Do(req, resp, time.Now().Add(5*time.Second))
+	in, err := s.Do(req, resp, time.Now().Add(5*time.Second), 0)
 	if err != ErrUnavailable || in == nil {
 		t.Errorf("Do on a full pool = %v, %v; want the instance and ErrUnavailable", in, err)
 	}
@@ -469,7 +498,7 @@ func TestDoFullPool(t *testing.T) {
 		t.Errorf("full pool answered after %v, want about MaxConnWaitTimeout (50ms)", waited)
 	}
 
-	in, err = s.Do(req, resp, time.Now().Add(10*time.Millisecond))
+	in, err = s.Do(req, resp, time.Now().Add(10*time.Millisecond), 0)
 	if err != ErrTimeout || in == nil {
 		t.Errorf("Do on a full pool with a short deadline = %v, %v; want the instance and ErrTimeout", in, err)
 	}
@@ -520,7 +549,7 @@ func TestDoSendsOnce(t *testing.T) {
 				if method == fasthttp.MethodPost || method == fasthttp.MethodPut {
 					req.SetBodyString(`{"amount":100}`)
 				}
-				_, err := s.Do(req, newResponse(t), time.Time{})
+				_, err := s.Do(req, newResponse(t), time.Time{}, 0)
 				if err != f.want {
 					t.Fatalf("Do error %v, want %v", err, f.want)
 				}
@@ -543,6 +572,9 @@ func TestInFlightUnderConcurrency(t *testing.T) {
 	s := newTestService(t, Options{
 		Instances: []string{good.addr, bad.addr, refused},
 		Balancer:  BalancerRoundRobin,
+		// Keep the failing instances in rotation: this test is about the
+		// counters, and passive checks would soon spare them any traffic.
+		EjectAfter: -1,
 	})
 
 	const workers, perWorker = 6, 30
@@ -558,7 +590,7 @@ func TestInFlightUnderConcurrency(t *testing.T) {
 			req.SetRequestURI("/")
 			req.Header.SetHost("svc.test")
 			for range perWorker {
-				_, err := s.Do(req, resp, time.Now().Add(2*time.Second))
+				_, err := s.Do(req, resp, time.Now().Add(2*time.Second), 0)
 				mu.Lock()
 				seen[err]++
 				mu.Unlock()
@@ -588,7 +620,7 @@ func TestCloseKeepsServiceUsable(t *testing.T) {
 	req := newRequest(t, fasthttp.MethodGet, "/")
 	resp := newResponse(t)
 	for range 2 {
-		if _, err := s.Do(req, resp, time.Time{}); err != nil {
+		if _, err := s.Do(req, resp, time.Time{}, 0); err != nil {
 			t.Fatal(err)
 		}
 		s.Close()
@@ -596,32 +628,42 @@ func TestCloseKeepsServiceUsable(t *testing.T) {
 	}
 }
 
-func TestClassify(t *testing.T) {
-	opTimeout := &net.OpError{Op: "read", Net: "tcp", Err: errTimeoutForTest{}}
-	tests := []struct {
-		err  error
-		want error
-	}{
-		{fasthttp.ErrNoFreeConns, ErrUnavailable},
-		{fasthttp.ErrTimeout, ErrTimeout},
-		{fasthttp.ErrDialTimeout, ErrTimeout},
-		{fasthttp.ErrTLSHandshakeTimeout, ErrTimeout},
-		{opTimeout, ErrTimeout},
-		{errors.Join(errors.New("reading body"), opTimeout), ErrTimeout},
-		{fasthttp.ErrConnectionClosed, ErrBadGateway},
-		{fasthttp.ErrBodyTooLarge, ErrBadGateway},
-		{io.ErrUnexpectedEOF, ErrBadGateway},
-		{&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, ErrBadGateway},
+func TestOptionDefaults(t *testing.T) {
+	hc := &HealthCheck{Path: "/health"}
+	cb := &CircuitBreaker{}
+	o, err := Options{Instances: []string{"a:1"}, HealthCheck: hc, CircuitBreaker: cb}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		if got := classify(tt.err); got != tt.want {
-			t.Errorf("classify(%v) = %v, want %v", tt.err, got, tt.want)
-		}
+	if *o.HealthCheck != (HealthCheck{"/health", DefaultHealthInterval, DefaultHealthTimeout, 2, 2}) {
+		t.Errorf("health check defaults: %+v", *o.HealthCheck)
+	}
+	if *o.CircuitBreaker != (CircuitBreaker{DefaultBreakerWindow, DefaultMinRequests, DefaultErrorRate, DefaultOpenFor, DefaultHalfOpenProbes}) {
+		t.Errorf("circuit breaker defaults: %+v", *o.CircuitBreaker)
+	}
+	if *hc != (HealthCheck{Path: "/health"}) || *cb != (CircuitBreaker{}) {
+		t.Error("withDefaults changed the caller's structs")
+	}
+	if o.EjectAfter != DefaultUnhealthyThreshold || o.EjectFor != DefaultEjectFor || o.Balancer != BalancerLeastConn {
+		t.Errorf("EjectAfter %d, EjectFor %v, Balancer %q", o.EjectAfter, o.EjectFor, o.Balancer)
+	}
+
+	// A short interval shortens the default timeout; the passive threshold
+	// follows the active one.
+	o, err = Options{Instances: []string{"a:1"},
+		HealthCheck: &HealthCheck{Path: "/", Interval: time.Second, UnhealthyThreshold: 5}}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.HealthCheck.Timeout != time.Second || o.EjectAfter != 5 {
+		t.Errorf("timeout %v, EjectAfter %d; want 1s and 5", o.HealthCheck.Timeout, o.EjectAfter)
+	}
+
+	o, err = Options{Discovery: &Discovery{Name: "_users._tcp.example.internal"}}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Discovery.Refresh != DefaultRefresh {
+		t.Errorf("refresh %v, want %v", o.Discovery.Refresh, DefaultRefresh)
 	}
 }
-
-type errTimeoutForTest struct{}
-
-func (errTimeoutForTest) Error() string   { return "i/o timeout" }
-func (errTimeoutForTest) Timeout() bool   { return true }
-func (errTimeoutForTest) Temporary() bool { return true }

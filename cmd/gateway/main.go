@@ -26,6 +26,8 @@ func run(args []string) int {
 			return 0
 		case "serve":
 			return runServe(args[1:])
+		case "keys":
+			return runKeys(args[1:])
 		case "help", "-h", "-help", "--help":
 			usage()
 			return 0

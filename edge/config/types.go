@@ -188,8 +188,13 @@ type Service struct {
 
 // Discovery re-resolves a DNS name every Refresh (default 5s).
 type Discovery struct {
+	// DNS is an SRV name (_service._proto.domain), whose records bring
+	// ports and weights, or host:port for A/AAAA records.
 	DNS     string   `yaml:"dns"`
 	Refresh Duration `yaml:"refresh"`
+	// Resolver is the host:port of the DNS server to ask (a Consul agent's
+	// 127.0.0.1:8600, say). Default: the system's resolvers.
+	Resolver string `yaml:"resolver"`
 }
 
 // HealthCheck configures active health checks.

@@ -163,6 +163,34 @@ func (v *validator) target(p string, r *Route, pat pattern, patOK bool) {
 			} else if !strings.HasPrefix(call.Path, "/") {
 				v.add(cp+".path", "must start with /, got %q", call.Path)
 			}
+			v.callClaims(cp+".path", r, call.Path)
+		}
+	}
+}
+
+// callClaims checks the {claims.NAME} references of an aggregate call: the
+// route must authenticate, and NAME must be a claim the gateway keeps:
+// sub, or one that auth.jwt.claims_to_headers maps.
+func (v *validator) callClaims(path string, r *Route, tmpl string) {
+	for rest := tmpl; ; {
+		i := strings.Index(rest, "{claims.")
+		if i < 0 {
+			return
+		}
+		rest = rest[i+len("{claims."):]
+		end := strings.IndexByte(rest, '}')
+		if end < 0 {
+			return
+		}
+		name := rest[:end]
+		switch {
+		case len(r.Auth) == 0:
+			v.add(path, "{claims.%s} needs the route to authenticate (auth)", name)
+			return
+		case name == "sub":
+		case v.c.Auth.JWT != nil && v.c.Auth.JWT.ClaimsToHeaders[name] != "":
+		default:
+			v.add(path, "{claims.%s}: only sub and the claims of auth.jwt.claims_to_headers are available", name)
 		}
 	}
 }

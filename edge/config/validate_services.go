@@ -44,6 +44,9 @@ func (v *validator) service(p string, s *Service) {
 	if d := s.Discovery; d != nil {
 		v.discoveryName(p+".discovery.dns", d.DNS)
 		v.positive(p+".discovery.refresh", d.Refresh)
+		if d.Resolver != "" {
+			v.hostPort(p+".discovery.resolver", d.Resolver)
+		}
 	}
 	v.enum(p+".balancer", s.Balancer, "least_conn", "round_robin", "consistent_hash")
 	if s.HashOn != "" {

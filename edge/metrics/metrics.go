@@ -18,6 +18,9 @@ type Registry struct {
 	// collectors add series owned by other packages (upstream pools, the
 	// server's connection count) at scrape time.
 	collectors []func(w *Writer)
+
+	// families are the labelled counters other packages declare.
+	families map[string]*Counters
 }
 
 type routeKey struct{ route, service string }
@@ -68,6 +71,17 @@ func (r *Registry) AddCollector(f func(w *Writer)) {
 	r.mu.Lock()
 	r.collectors = append(r.collectors, f)
 	r.mu.Unlock()
+}
+
+func (r *Registry) sortedFamilies() []*Counters {
+	r.mu.Lock()
+	families := make([]*Counters, 0, len(r.families))
+	for _, f := range r.families {
+		families = append(families, f)
+	}
+	r.mu.Unlock()
+	sort.Slice(families, func(i, j int) bool { return families[i].name < families[j].name })
+	return families
 }
 
 func (r *Registry) sortedRoutes() []*Route {

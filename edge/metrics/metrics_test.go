@@ -55,3 +55,26 @@ func BenchmarkObserve(b *testing.B) {
 		}
 	})
 }
+
+func TestCounters(t *testing.T) {
+	r := New()
+	f := r.Counters("gateway_auth_total", "Credential checks, by kind and result.", "kind", "result")
+	f.With("jwt", "ok").Add(3)
+	f.With("jwt", "unauthorized").Inc()
+	if r.Counters("gateway_auth_total", "", "kind", "result").With("jwt", "ok") != f.With("jwt", "ok") {
+		t.Fatal("the same family and values gave a new series")
+	}
+	var b strings.Builder
+	if err := r.WritePrometheus(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"# TYPE gateway_auth_total counter\n",
+		`gateway_auth_total{kind="jwt",result="ok"} 3` + "\n",
+		`gateway_auth_total{kind="jwt",result="unauthorized"} 1` + "\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("missing %q in\n%s", want, b.String())
+		}
+	}
+}

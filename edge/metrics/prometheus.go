@@ -100,6 +100,10 @@ func (r *Registry) WritePrometheus(out io.Writer) error {
 	w.Sample("gateway_config_reloads_total", float64(r.ReloadsOK.Load()), "result", "ok")
 	w.Sample("gateway_config_reloads_total", float64(r.ReloadsFailed.Load()), "result", "failed")
 
+	for _, f := range r.sortedFamilies() {
+		f.write(w)
+	}
+
 	r.mu.Lock()
 	collectors := append([]func(*Writer){}, r.collectors...)
 	r.mu.Unlock()
