@@ -25,3 +25,21 @@ func TestProxyAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestProtectedProxyAllocations pins a route with a JWT check (cache hit)
+// and a local rate limit at zero allocations too.
+func TestProtectedProxyAllocations(t *testing.T) {
+	_, dial := memBackend(t, []byte(`{"id":"42"}`))
+	gw, req := benchAuthGateway(t, dial)
+	var ctx fasthttp.RequestCtx
+	ctx.Init(req, benchRemote, nil)
+	for range 10 {
+		serveOnce(gw, &ctx, req)
+	}
+	if ctx.Response.StatusCode() != 200 {
+		t.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	if n := testing.AllocsPerRun(200, func() { serveOnce(gw, &ctx, req) }); n != 0 {
+		t.Errorf("%.1f allocations per request, want 0", n)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pascaldekloe/jwt"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 	"go.uber.org/zap"
@@ -163,5 +165,65 @@ func BenchmarkProxyLoopback(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		serveOnce(gw, ctx, req)
+	}
+}
+
+// benchAuthConfig puts a JWT check and a local rate limit by user in
+// front of the same route: the request path of a typical protected API.
+const benchAuthConfig = `
+logging: { access_log: off }
+auth:
+  jwt:
+    algorithms: [HS256]
+    keys: [{ kid: h1, alg: HS256, secret_env: BENCH_JWT_SECRET }]
+    claims_to_headers: { sub: X-User-ID }
+rate_limits:
+  per_user: { key: user, limit: 1000000000, window: 1s, mode: local }
+services:
+  users: { instances: ["10.0.0.1:80"], timeout: 2s }
+routes:
+  - name: users
+    match: { path: "/api/users/{id}", methods: [GET] }
+    rewrite: "/users/{id}"
+    service: users
+    auth: [jwt]
+    rate_limit: [per_user]
+`
+
+const benchJWTSecret = "bench-secret-0123456789abcdef0123"
+
+// benchAuthGateway builds the gateway of benchAuthConfig and a request
+// carrying a valid token.
+func benchAuthGateway(tb testing.TB, dial fasthttp.DialFunc) (*Gateway, *fasthttp.Request) {
+	tb.Helper()
+	tb.Setenv("BENCH_JWT_SECRET", benchJWTSecret)
+	gw := benchGateway(tb, benchAuthConfig, dial, nil)
+	claims := jwt.Claims{KeyID: "h1"}
+	claims.Subject = "user-1"
+	claims.Expires = jwt.NewNumericTime(time.Now().Add(time.Hour))
+	token, err := claims.HMACSign(jwt.HS256, []byte(benchJWTSecret))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req := newBenchRequest("/api/users/42")
+	req.Header.Set("Authorization", "Bearer "+string(token))
+	return gw, req
+}
+
+// BenchmarkProxyJWTLimit is BenchmarkProxy on a route that verifies a
+// JWT (a cache hit after the first request) and charges a local rate
+// limit by user.
+func BenchmarkProxyJWTLimit(b *testing.B) {
+	_, dial := memBackend(b, []byte(`{"id":"42","name":"Ada"}`))
+	gw, req := benchAuthGateway(b, dial)
+	var ctx fasthttp.RequestCtx
+	ctx.Init(req, benchRemote, nil)
+	serveOnce(gw, &ctx, req)
+	if ctx.Response.StatusCode() != 200 {
+		b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		serveOnce(gw, &ctx, req)
 	}
 }

@@ -1,8 +1,10 @@
 // Command gateway is the edge API gateway: it serves a configuration file,
-// checks one, and prints its version.
+// checks one, manages API keys, and prints its version.
 //
 //	gateway -config FILE          serve (FILE may also come from GATEWAY_CONFIG)
 //	gateway check -config FILE    validate and exit 0, or list every problem and exit 1
+//	gateway keys issue|rotate|revoke ...
+//	                              create, rotate or revoke API keys (hashes only are stored)
 //	gateway version               version, Go version, commit
 package main
 
@@ -40,6 +42,9 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   gateway [-config FILE] [-listen ADDR] [-admin ADDR] [-redis ADDRS] [-log-level LEVEL]
   gateway check -config FILE
+  gateway keys issue -consumer NAME [-plan P] [-expires 720h]
+  gateway keys rotate -key RAW [-grace 24h]
+  gateway keys revoke -key RAW | -hash HEX
   gateway version
 
 Flags override env vars (GATEWAY_CONFIG, GATEWAY_LISTEN, GATEWAY_ADMIN,
