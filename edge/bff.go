@@ -13,6 +13,12 @@ import (
 // to the cache, so that nothing is stored; the client gets 502.
 var errAllCallsFailed = errors.New("edge: every call of the aggregate failed")
 
+// A partial aggregate is marked Cache-Control: no-cache.
+var (
+	strCacheControl = []byte(fasthttp.HeaderCacheControl)
+	strNoCache      = []byte("no-cache")
+)
+
 // forwardedToCalls are the request headers an aggregate's calls carry
 // over from the client request, as set by the pipeline before: the
 // forwarding headers and the W3C trace context.
@@ -47,14 +53,22 @@ func (g *Gateway) serveAggregate(ctx *fasthttp.RequestCtx, c *compiled, x *excha
 		req.Claims = identityClaims{id: x.identity, headers: c.claimHeaders}
 	}
 	run := func(resp *fasthttp.Response) error {
-		if r.aggregate.Run(req, resp) == r.aggregate.Len() {
+		switch failed := r.aggregate.Run(req, resp); {
+		case failed == r.aggregate.Len():
 			return errAllCallsFailed
+		case failed > 0:
+			// A partial result is a degraded answer of this moment: the
+			// route's cache must not keep it for its ttl, nor may a cache
+			// downstream. no-cache, unlike no-store, still lets requests
+			// collapsed onto this fetch share it rather than each run the
+			// aggregate again against a struggling backend.
+			resp.Header.SetBytesKV(strCacheControl, strNoCache)
 		}
 		return nil
 	}
 	var err error
 	if r.cache != nil {
-		err = r.cache.serve(ctx, x, run)
+		err = r.cache.serve(ctx, x, nil, run)
 	} else {
 		err = run(&ctx.Response)
 	}

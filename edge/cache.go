@@ -21,25 +21,44 @@ type routeCache struct {
 // answered from a fresh entry when there is one and never stored. When
 // the backend cannot be reached because its circuit is open or no
 // instance is healthy, an entry past its ttl is served instead of a 503,
-// marked "X-Cache: STALE".
-func (rc *routeCache) serve(ctx *fasthttp.RequestCtx, x *exchange, fill func(*fasthttp.Response) error) error {
+// marked "X-Cache: STALE", to a GET or a HEAD. On a route varied by
+// user, requests without a subject bypass the cache.
+//
+// side names the service of a canary split that serves the request (nil
+// without a split): the two sides may answer differently, and a client
+// kept on one side must not get the other's cached answer.
+func (rc *routeCache) serve(ctx *fasthttp.RequestCtx, x *exchange, side []byte, fill func(*fasthttp.Response) error) error {
+	resp := &ctx.Response
 	var user []byte
 	if x.identity != nil {
 		user = x.identity.Subject
 	}
+	if rc.rule.ByUser && len(user) == 0 {
+		// Varied by user, but there is no user to key by (a public
+		// route, a token without sub): one entry would be shared by
+		// every such client, and the rule lets Cache-Control: private
+		// responses be stored. Neither read nor store.
+		return fill(resp)
+	}
 	x.cacheKey = rc.rule.AppendKey(x.cacheKey[:0], &ctx.Request, user)
-	resp := &ctx.Response
+	if side != nil {
+		// Every key of a split route ends so, and the parts before are
+		// length-prefixed: the suffix cannot make two keys collide.
+		x.cacheKey = append(append(x.cacheKey, 0xff), side...)
+	}
+	var err error
 	switch {
 	case ctx.IsHead():
 		if e, fresh := rc.cache.Get(x.cacheKey); e != nil && fresh {
 			e.WriteTo(resp)
 			return nil
 		}
-		return fill(resp)
-	case !ctx.IsGet():
+		err = fill(resp)
+	case ctx.IsGet():
+		_, err = rc.cache.Do(x.cacheKey, rc.rule, resp, fill)
+	default:
 		return fill(resp)
 	}
-	_, err := rc.cache.Do(x.cacheKey, rc.rule, resp, fill)
 	if err != nil && (errors.Is(err, pool.ErrCircuitOpen) || errors.Is(err, pool.ErrUnavailable)) {
 		if e, _ := rc.cache.Get(x.cacheKey); e != nil {
 			resp.Reset()

@@ -148,7 +148,11 @@ func (x *exchange) forward(ctx *fasthttp.RequestCtx, r *compiledRoute, svc *pool
 		x.noteUpstream(inst)
 		return err
 	}
-	return r.cache.serve(ctx, x, func(resp *fasthttp.Response) error {
+	var side []byte
+	if r.split != nil {
+		side = s2b(svc.Name())
+	}
+	return r.cache.serve(ctx, x, side, func(resp *fasthttp.Response) error {
 		inst, err := svc.Do(&ctx.Request, resp, deadline, key)
 		x.noteUpstream(inst)
 		return err
