@@ -188,7 +188,7 @@ func (p *parts) authStage(r *config.Route, m *metrics.Registry) *authStage {
 
 // limitStage compiles a route's rate_limit list.
 func (p *parts) limitStage(r *config.Route, cfg *config.Config) *limitStage {
-	s := &limitStage{apiKeyHeader: p.apiKeyHeader}
+	s := &limitStage{}
 	for _, name := range r.RateLimit {
 		lp := p.limiters[name]
 		if lp == nil {

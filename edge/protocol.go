@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -35,26 +36,45 @@ func (g *Gateway) serveParseError(ctx *fasthttp.RequestCtx, err error) {
 
 // expect decides an "Expect: 100-continue" before the client sends its
 // body: a body that would be refused is refused before it is uploaded.
+// A refusal is answered in full, as the request path would answer it
+// (JSON body, Allow, WWW-Authenticate, trace id), and recorded in the
+// metrics and access log; fasthttp then closes the connection, since the
+// client may already be sending the body.
 func (g *Gateway) expect(ctx *fasthttp.RequestCtx) int {
-	if n := ctx.Request.Header.ContentLength(); n > g.startCfg.Server.MaxBodyBytes {
-		return fasthttp.StatusRequestEntityTooLarge
-	}
 	c := g.current.Load()
 	x := acquireExchange()
+	x.start = time.Now()
 	defer releaseExchange(x)
+	x.traceID = appendNewTraceID(x.traceID[:0])
+	refuse := func(e *gatewayError) int {
+		e.write(ctx, x.traceID)
+		g.finish(ctx, c, x)
+		return e.status
+	}
+
+	if n := ctx.Request.Header.ContentLength(); n > g.startCfg.Server.MaxBodyBytes {
+		return refuse(errBodyTooLarge)
+	}
 	x.match(ctx, c, ctx.Request.URI().Host())
 	switch x.res.Status {
 	case route.NotFound:
-		return fasthttp.StatusNotFound
+		return refuse(errNoRoute)
 	case route.MethodNotAllowed:
-		return fasthttp.StatusMethodNotAllowed
+		status := refuse(errMethodNotAllowed)
+		x.scratch = x.res.Allow.AppendAllow(x.scratch[:0])
+		ctx.Response.Header.SetBytesKV(strAllow, x.scratch)
+		return status
 	}
+	r := c.routes[x.res.Route]
+	x.route = r
 	// The credential is checked now, so that an unauthenticated client
 	// never uploads its body; the request path checks it again (a cache
-	// hit) and answers with the full error. Rate limits are not charged
-	// here: the request would be counted twice.
-	if a := c.routes[x.res.Route].auth; a != nil {
-		if _, err := a.authenticate(&ctx.Request.Header); err != nil {
+	// hit). Rate limits are not charged here: the request would be
+	// counted twice.
+	if r.auth != nil {
+		if _, err := r.auth.authenticate(&ctx.Request.Header); err != nil {
+			r.auth.writeRefusal(ctx, x, err)
+			g.finish(ctx, c, x)
 			return err.Status
 		}
 	}

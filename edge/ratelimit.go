@@ -1,8 +1,6 @@
 package edge
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -37,9 +35,6 @@ type policy struct {
 // policy with the least left.
 type limitStage struct {
 	policies []*policy
-	// apiKeyHeader locates an API key on routes that do not authenticate
-	// one, so that api_key policies still count per key.
-	apiKeyHeader []byte
 }
 
 // Key prefixes keep the kinds apart: a header value that reads like an IP
@@ -47,25 +42,23 @@ type limitStage struct {
 var (
 	strKeyIP       = []byte("ip:")
 	strKeyConsumer = []byte("c:")
-	strKeyKeyHash  = []byte("k:")
 	strKeyUser     = []byte("u:")
 	strKeyHeader   = []byte("h:")
 )
 
 // key builds the limiter key of one policy into dst. A request lacking
-// what the policy counts by (no API key, no verified user, no header) is
-// counted by client IP instead: a limit is never skipped.
-func (p *policy) key(dst []byte, ctx *fasthttp.RequestCtx, id *jwtcache.Identity, apiKeyHeader []byte) []byte {
+// what the policy counts by (no verified API key, no verified user, no
+// header) is counted by client IP instead: a limit is never skipped.
+//
+// An api_key policy counts by the consumer of a key the route verified.
+// An unverified key (a public route, or one beside a token) counts for
+// nothing: the client chooses it freely, and a fresh one per request would
+// buy a fresh quota.
+func (p *policy) key(dst []byte, ctx *fasthttp.RequestCtx, id *jwtcache.Identity) []byte {
 	switch p.kind {
 	case limitByAPIKey:
 		if id != nil && len(id.Consumer) > 0 {
 			return append(append(dst, strKeyConsumer...), id.Consumer...)
-		}
-		if raw := jwtcache.APIKey(&ctx.Request.Header, apiKeyHeader); len(raw) > 0 {
-			// Raw keys never leave the process, Redis included.
-			sum := sha256.Sum256(raw)
-			dst = append(dst, strKeyKeyHash...)
-			return hex.AppendEncode(dst, sum[:])
 		}
 	case limitByUser:
 		if id != nil && len(id.Subject) > 0 {
@@ -87,7 +80,7 @@ func (p *policy) key(dst []byte, ctx *fasthttp.RequestCtx, id *jwtcache.Identity
 func (s *limitStage) check(ctx *fasthttp.RequestCtx, x *exchange, id *jwtcache.Identity) limiter.Decision {
 	var worst limiter.Decision
 	for i, p := range s.policies {
-		x.limitKey = p.key(x.limitKey[:0], ctx, id, s.apiKeyHeader)
+		x.limitKey = p.key(x.limitKey[:0], ctx, id)
 		d := p.limiter.Allow(x.limitKey)
 		if i == 0 || tighter(d, worst) {
 			worst = d

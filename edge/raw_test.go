@@ -48,9 +48,12 @@ routes:
 		}
 	})
 	t.Run("expect 100-continue over the body limit", func(t *testing.T) {
-		resp, _ := rawExchange(t, addr, "POST /x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4096\r\n\r\n")
+		resp, body := rawExchange(t, addr, "POST /x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4096\r\n\r\n")
 		if resp.StatusCode != 413 {
 			t.Fatalf("got %d, want 413 before the body is sent", resp.StatusCode)
+		}
+		if !strings.Contains(body, `"code":"too_large"`) || resp.Header.Get("X-Trace-ID") == "" {
+			t.Fatalf("early refusal without the JSON error and trace id: %q %v", body, resp.Header)
 		}
 	})
 	t.Run("request trailer cannot smuggle an identity header", func(t *testing.T) {
