@@ -104,7 +104,7 @@ func compile(cfg *config.Config, o compileOptions) (_ *compiled, err error) {
 
 	var errs config.Errors
 	for _, name := range sortedKeys(cfg.Services) {
-		svc, err := pool.New(serviceOptions(cfg, name, o))
+		svc, err := pool.New(poolOptions(cfg, name, o))
 		if err != nil {
 			errs = append(errs, config.Error{Path: "services." + name, Msg: err.Error()})
 			continue
@@ -222,8 +222,8 @@ func (c *compiled) compileRoute(i int, r *config.Route, o compileOptions) (*comp
 	return cr, errs
 }
 
-// serviceOptions maps a service's settings to its pool.
-func serviceOptions(cfg *config.Config, name string, o compileOptions) pool.Options {
+// poolOptions maps a service's settings to its pool.
+func poolOptions(cfg *config.Config, name string, o compileOptions) pool.Options {
 	s := cfg.Services[name]
 	po := pool.Options{
 		Name:                name,
