@@ -33,11 +33,7 @@ func (rc *routeCache) serve(ctx *fasthttp.RequestCtx, x *exchange, side []byte, 
 	if x.identity != nil {
 		user = x.identity.Subject
 	}
-	if rc.rule.ByUser && len(user) == 0 {
-		// Varied by user, but there is no user to key by (a public
-		// route, a token without sub): one entry would be shared by
-		// every such client, and the rule lets Cache-Control: private
-		// responses be stored. Neither read nor store.
+	if !rc.rule.Keys(user) {
 		return fill(resp)
 	}
 	x.cacheKey = rc.rule.AppendKey(x.cacheKey[:0], &ctx.Request, user)

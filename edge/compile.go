@@ -214,10 +214,10 @@ func (c *compiled) compileRoute(i int, r *config.Route, o compileOptions) (*comp
 		if err != nil {
 			at("cache", err)
 		}
-		cr.cache = &routeCache{rule: rule, cache: c.parts.responseCache()}
+		cr.cache = &routeCache{rule: rule, cache: c.parts.cache}
 	}
 	if r.Compress {
-		cr.compress = c.parts.compressor()
+		cr.compress = c.parts.compressor
 	}
 	return cr, errs
 }

@@ -36,8 +36,8 @@ type parts struct {
 
 	limiters map[string]*limiterPart
 
-	cache *respcache.Cache
-	gzip  *compress.Compressor
+	cache      *respcache.Cache
+	compressor *compress.Compressor
 
 	log *zap.Logger
 }
@@ -51,7 +51,7 @@ type limiterPart struct {
 // nil) whose settings did not change. In a dry run nothing connects or
 // starts: settings are only checked.
 func buildParts(cfg *config.Config, o compileOptions, prev *parts) (*parts, error) {
-	p := &parts{log: o.log, limiters: make(map[string]*limiterPart), gzip: compress.New(compress.Options{})}
+	p := &parts{log: o.log, limiters: make(map[string]*limiterPart), compressor: compress.New(compress.Options{})}
 	if prev == nil {
 		prev = &parts{}
 	}
@@ -199,10 +199,6 @@ func (p *parts) limitStage(r *config.Route, cfg *config.Config) *limitStage {
 	}
 	return s
 }
-
-func (p *parts) responseCache() *respcache.Cache { return p.cache }
-
-func (p *parts) compressor() *compress.Compressor { return p.gzip }
 
 // closeUnused closes the components of p that next does not hold. Verifiers
 // and limiters go before the Redis connection they may use.

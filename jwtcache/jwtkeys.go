@@ -8,14 +8,14 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/pascaldekloe/jwt"
+
+	"github.com/edgegate/gateway/edge/config"
 )
 
 // verifyKey is one key a token may be verified with, bound to its kind and
@@ -278,7 +278,7 @@ func (sk *StaticKey) load(allowed algSet, getenv func(string) string) ([]*verify
 		}
 		return []*verifyKey{k}, nil
 	}
-	pubs, err := parsePublicKeys(pemData)
+	pubs, err := config.ParsePublicKeys(pemData)
 	if err != nil {
 		return nil, err
 	}
@@ -308,42 +308,6 @@ func (sk *StaticKey) name() string {
 		return fmt.Sprintf("key %q (%s)", sk.Kid, src)
 	}
 	return "key " + src
-}
-
-// parsePublicKeys reads every PEM block of data as a public key.
-func parsePublicKeys(data []byte) ([]any, error) {
-	var keys []any
-	for {
-		var block *pem.Block
-		if block, data = pem.Decode(data); block == nil {
-			break
-		}
-		var pub any
-		var err error
-		switch {
-		case block.Type == "PUBLIC KEY":
-			pub, err = x509.ParsePKIXPublicKey(block.Bytes)
-		case block.Type == "RSA PUBLIC KEY":
-			pub, err = x509.ParsePKCS1PublicKey(block.Bytes)
-		case block.Type == "CERTIFICATE":
-			var cert *x509.Certificate
-			if cert, err = x509.ParseCertificate(block.Bytes); err == nil {
-				pub = cert.PublicKey
-			}
-		case strings.Contains(block.Type, "PRIVATE KEY"):
-			return nil, errors.New("holds a private key; give only the public key")
-		default:
-			return nil, fmt.Errorf("holds a %q PEM block (want PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE)", block.Type)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("invalid %s: %w", strings.ToLower(block.Type), err)
-		}
-		keys = append(keys, pub)
-	}
-	if len(keys) == 0 {
-		return nil, errors.New("holds no PEM data")
-	}
-	return keys, nil
 }
 
 // readSmallFile reads a file of at most maxKeyFileBytes.

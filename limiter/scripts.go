@@ -16,18 +16,11 @@ import (
 // mismatch: a reload that changes a policy's algorithm or mode then
 // resets its counts instead of failing with WRONGTYPE until they expire.
 
-// tokenBucketSource is the redis-mode token bucket: one hash {tokens, ts}
-// per key. tokens is the level scaled by the window in microseconds (one
-// token is window units, the bucket refills limit units per microsecond),
-// so the script only ever adds, subtracts and compares integers, which
-// doubles hold exactly.
-//
-// The answer is one integer, which rueidis reads without allocating: the
-// tokens left in 2^-20ths of a token, when admitted; when refused, -1
-// minus that. Remaining, Reset and RetryAfter follow from the tokens left.
-//
-// KEYS[1] the bucket; ARGV limit, window (µs).
-const tokenBucketSource = `
+// bucketRefill opens both token-bucket scripts: it reads the bucket of
+// KEYS[1] (limit ARGV[1] per window ARGV[2] µs, levels in token·µs) and
+// refills it up to Redis's own clock, leaving key, limit, window, now,
+// full, level and ts in scope. A key of another type is replaced.
+const bucketRefill = `
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -47,6 +40,20 @@ elseif now > ts then
   level = math.min(full, level + (now - ts) * limit)
   ts = now
 end
+`
+
+// tokenBucketSource is the redis-mode token bucket: one hash {tokens, ts}
+// per key. tokens is the level scaled by the window in microseconds (one
+// token is window units, the bucket refills limit units per microsecond),
+// so the script only ever adds, subtracts and compares integers, which
+// doubles hold exactly.
+//
+// The answer is one integer, which rueidis reads without allocating: the
+// tokens left in 2^-20ths of a token, when admitted; when refused, -1
+// minus that. Remaining, Reset and RetryAfter follow from the tokens left.
+//
+// KEYS[1] the bucket; ARGV limit, window (µs).
+const tokenBucketSource = bucketRefill + `
 if level >= window then
   level = level - window
   redis.call('HSET', key, 'tokens', level, 'ts', ts)
@@ -102,27 +109,8 @@ return -1 - (retry * 67108864 + reset)
 //
 // KEYS[1] the bucket; ARGV limit, window (µs), admitted since last sync.
 // Returns {remaining (negative in debt), reset µs, retry after µs}.
-const syncBucketSource = `
-local key = KEYS[1]
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+const syncBucketSource = bucketRefill + `
 local delta = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local full = limit * window
-local kind = redis.call('TYPE', key).ok
-if kind ~= 'hash' and kind ~= 'none' then
-  redis.call('DEL', key)
-end
-local state = redis.call('HMGET', key, 'tokens', 'ts')
-local level = tonumber(state[1])
-local ts = tonumber(state[2])
-if level == nil or ts == nil then
-  level, ts = full, now
-elseif now > ts then
-  level = math.min(full, level + (now - ts) * limit)
-  ts = now
-end
 level = level - delta * window
 local reset = math.ceil((full - level) / limit)
 if delta > 0 then

@@ -1,6 +1,7 @@
 package compress
 
 import (
+	"bytes"
 	"github.com/valyala/fasthttp"
 )
 
@@ -142,9 +143,9 @@ func weakenETag(h *fasthttp.ResponseHeader, scratch *buffer) {
 func hasToken(v []byte, t string) bool {
 	for len(v) > 0 {
 		var elem []byte
-		elem, v = cutByte(v, ',')
-		name, _ := cutByte(elem, '=')
-		if equalFold(trimSpace(name), t) {
+		elem, v, _ = bytes.Cut(v, []byte{','})
+		name, _, _ := bytes.Cut(elem, []byte{'='})
+		if equalFold(bytes.Trim(name, " \t"), t) {
 			return true
 		}
 	}

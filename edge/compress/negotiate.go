@@ -1,5 +1,7 @@
 package compress
 
+import "bytes"
+
 // Encoding is a content coding the gateway can produce.
 type Encoding uint8
 
@@ -49,9 +51,9 @@ func Negotiate(acceptEncoding []byte) Encoding {
 	qZstd, qGzip, qIdentity, qAny := qUnset, qUnset, qUnset, qUnset
 	for rest := acceptEncoding; len(rest) > 0; {
 		var elem []byte
-		elem, rest = cutByte(rest, ',')
-		name, params := cutByte(elem, ';')
-		name = trimSpace(name)
+		elem, rest, _ = bytes.Cut(rest, []byte{','})
+		name, params, _ := bytes.Cut(elem, []byte{';'})
+		name = bytes.Trim(name, " \t")
 		if len(name) == 0 {
 			continue
 		}
@@ -104,12 +106,12 @@ func orDefault(q, def int) int {
 func parseWeight(params []byte) int {
 	for len(params) > 0 {
 		var p []byte
-		p, params = cutByte(params, ';')
-		p = trimSpace(p)
+		p, params, _ = bytes.Cut(params, []byte{';'})
+		p = bytes.Trim(p, " \t")
 		if len(p) < 2 || p[0]|0x20 != 'q' || p[1] != '=' {
 			continue
 		}
-		return parseQValue(trimSpace(p[2:]))
+		return parseQValue(bytes.Trim(p[2:], " \t"))
 	}
 	return qMax
 }
@@ -139,28 +141,6 @@ func parseQValue(v []byte) int {
 		return 0
 	}
 	return q
-}
-
-// cutByte splits s around the first sep; after is empty when there is none.
-func cutByte(s []byte, sep byte) (before, after []byte) {
-	for i, c := range s {
-		if c == sep {
-			return s[:i], s[i+1:]
-		}
-	}
-	return s, nil
-}
-
-// trimSpace removes the optional white space (spaces and tabs) of HTTP
-// field values around s.
-func trimSpace(s []byte) []byte {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 // equalFold reports whether s equals the lower-case ASCII token t, ignoring

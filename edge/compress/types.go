@@ -1,6 +1,9 @@
 package compress
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+)
 
 // DefaultTypes are the content types compressed when Options.Types is
 // empty: text, and the structured formats that are text under another name.
@@ -58,8 +61,8 @@ func newTypeSet(patterns []string) typeSet {
 // match reports whether the Content-Type value ct names a compressible
 // media type.
 func (s *typeSet) match(ct []byte) bool {
-	mt, _ := cutByte(ct, ';')
-	mt = trimSpace(mt)
+	mt, _, _ := bytes.Cut(ct, []byte{';'})
+	mt = bytes.Trim(mt, " \t")
 	if len(mt) == 0 {
 		return false
 	}

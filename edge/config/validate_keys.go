@@ -83,15 +83,16 @@ func (v *validator) algorithm(path, alg string) bool {
 	return true
 }
 
-// publicKeyKinds parses every PEM block of a verification key file and
-// returns the kinds of key found. Private keys are refused: the gateway
-// only verifies tokens, and a signing key has no business on the edge.
-func publicKeyKinds(data []byte) ([]keyKind, error) {
-	var kinds []keyKind
+// ParsePublicKeys reads every PEM block of a verification key file as a
+// public key: PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE. Private keys are
+// refused: the gateway only verifies tokens, and a signing key has no
+// business on the edge. Validation and the token checks share it, so a
+// file that passes `gateway check` is one the gateway can load.
+func ParsePublicKeys(data []byte) ([]any, error) {
+	var keys []any
 	for {
 		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
+		if block, data = pem.Decode(data); block == nil {
 			break
 		}
 		var pub any
@@ -112,16 +113,29 @@ func publicKeyKinds(data []byte) ([]keyKind, error) {
 			return nil, fmt.Errorf("holds a %q PEM block (want PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE)", block.Type)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("holds an invalid %s: %v", strings.ToLower(block.Type), err)
+			return nil, fmt.Errorf("holds an invalid %s: %w", strings.ToLower(block.Type), err)
 		}
+		keys = append(keys, pub)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("holds no PEM data")
+	}
+	return keys, nil
+}
+
+// publicKeyKinds returns the kinds of the public keys in a PEM file.
+func publicKeyKinds(data []byte) ([]keyKind, error) {
+	pubs, err := ParsePublicKeys(data)
+	if err != nil {
+		return nil, err
+	}
+	kinds := make([]keyKind, 0, len(pubs))
+	for _, pub := range pubs {
 		kind, err := publicKeyKind(pub)
 		if err != nil {
 			return nil, err
 		}
 		kinds = append(kinds, kind)
-	}
-	if len(kinds) == 0 {
-		return nil, errors.New("holds no PEM data")
 	}
 	return kinds, nil
 }

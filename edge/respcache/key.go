@@ -96,6 +96,13 @@ func NewRule(route string, ttl time.Duration, vary []string) (*Rule, error) {
 	return r, nil
 }
 
+// Keys reports whether r can key a request made by user (nil for none).
+// A rule varied by user cannot key one without a user (a public route, a
+// token without sub): one entry would be shared by every such client, and
+// the rule lets Cache-Control: private responses be stored. Such a request
+// must neither read nor store.
+func (r *Rule) Keys(user []byte) bool { return !r.ByUser || len(user) > 0 }
+
 // AppendKey appends the key of req under r to dst, without allocating when
 // dst has room: AppendKey(dst, r.Route, path, query, host, user, headers...)
 // where path is the request's path as the client sent it (not decoded or

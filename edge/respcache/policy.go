@@ -1,6 +1,7 @@
 package respcache
 
 import (
+	"bytes"
 	"sync"
 	"time"
 
@@ -153,8 +154,8 @@ func perRequestHeader(name []byte) bool {
 func varyCovered(vary []byte, r *Rule, encoded bool) bool {
 	for rest := vary; len(rest) > 0; {
 		var name []byte
-		name, rest = cutByte(rest, ',')
-		name = trimSpace(name)
+		name, rest, _ = bytes.Cut(rest, []byte{','})
+		name = bytes.Trim(name, " \t")
 		switch {
 		case len(name) == 0:
 		case equalFold(name, "accept-encoding") && !encoded:
@@ -194,9 +195,9 @@ const maxDelta = 1<<31 - 1
 func (cc *cacheControl) parse(v []byte) {
 	for rest := v; len(rest) > 0; {
 		var d []byte
-		d, rest = cutByte(rest, ',')
-		name, arg := cutByte(d, '=')
-		name = trimSpace(name)
+		d, rest, _ = bytes.Cut(rest, []byte{','})
+		name, arg, _ := bytes.Cut(d, []byte{'='})
+		name = bytes.Trim(name, " \t")
 		switch {
 		case equalFold(name, "no-store"):
 			cc.noStore = true
@@ -226,7 +227,7 @@ func lowerAge(old, d time.Duration) time.Duration {
 
 // parseDelta parses delta-seconds, quoted or not; anything else is 0.
 func parseDelta(b []byte) time.Duration {
-	b = trimSpace(b)
+	b = bytes.Trim(b, " \t")
 	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
 		b = b[1 : len(b)-1]
 	}
@@ -243,27 +244,6 @@ func parseDelta(b []byte) time.Duration {
 		}
 	}
 	return time.Duration(n) * time.Second
-}
-
-// cutByte splits s around the first sep; after is empty when there is none.
-func cutByte(s []byte, sep byte) (before, after []byte) {
-	for i, c := range s {
-		if c == sep {
-			return s[:i], s[i+1:]
-		}
-	}
-	return s, nil
-}
-
-// trimSpace removes the optional white space of HTTP field values.
-func trimSpace(s []byte) []byte {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 func lowerASCII(c byte) byte {
