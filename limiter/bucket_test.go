@@ -114,3 +114,34 @@ func checkConsistent(t *testing.T, limit int, d Decision, probe func(at int64) D
 		t.Fatalf("%+v: %d admitted after Reset, want the full limit %d", d, n, limit)
 	}
 }
+
+// TestBucketTokensIsTheQuotient checks the division-free quotient against
+// the division, at the edges of every token and at random points, over
+// intervals from one nanosecond to days.
+func TestBucketTokensIsTheQuotient(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 2000 {
+		window := time.Duration(rng.Int64N(int64(14 * 24 * time.Hour)))
+		limit := 1 + rng.IntN(1<<20)
+		if window/time.Duration(limit) < 1 {
+			continue
+		}
+		b := newBucket(limit, window, 1)
+		check := func(x int64) {
+			if x < 0 || x > b.window {
+				return
+			}
+			if got, want := b.tokens(x), int(x/b.interval); got != want {
+				t.Fatalf("window %v limit %d: tokens(%d) = %d, want %d", window, limit, x, got, want)
+			}
+		}
+		for range 20 {
+			k := rng.Int64N(b.window/b.interval + 1)
+			check(k*b.interval - 1)
+			check(k * b.interval)
+			check(k*b.interval + 1)
+			check(rng.Int64N(b.window + 1))
+		}
+		check(b.window)
+	}
+}

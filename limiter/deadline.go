@@ -15,24 +15,29 @@ import (
 // others take it as it is. A request thus waits at least timeout and at
 // most timeout+slack (slack is a quarter of timeout), and a stream of
 // requests allocates a few times per timeout instead of four times per
-// request.
+// request. The check reads the coarse clock, which may lag a tick behind:
+// a context is handed out only while more than timeout and a tick remain.
 type deadlines struct {
 	timeout, slack time.Duration
 	cur            atomic.Pointer[sharedDeadline]
 }
 
 func newDeadlines(timeout time.Duration) *deadlines {
-	return &deadlines{timeout: timeout, slack: max(timeout/4, time.Millisecond)}
+	return &deadlines{timeout: timeout, slack: max(timeout/4, 2*tick)}
 }
 
 // context returns a context whose deadline is at least d.timeout away.
 func (d *deadlines) context() context.Context {
-	now := time.Now()
+	now := coarse.read()
 	c := d.cur.Load()
-	if c != nil && c.deadline.Sub(now) >= d.timeout {
+	if c != nil && c.until-now > int64(d.timeout+tick) {
 		return c
 	}
-	n := &sharedDeadline{deadline: now.Add(d.timeout + d.slack), done: make(chan struct{})}
+	n := &sharedDeadline{
+		deadline: time.Now().Add(d.timeout + d.slack),
+		until:    monotonic() + int64(d.timeout+d.slack),
+		done:     make(chan struct{}),
+	}
 	time.AfterFunc(d.timeout+d.slack, n.expire)
 	// A lost race leaves the winner's context for the next requests; this
 	// one is still valid for the caller.
@@ -44,6 +49,7 @@ func (d *deadlines) context() context.Context {
 // values, safe to share between goroutines.
 type sharedDeadline struct {
 	deadline time.Time
+	until    int64 // the deadline on the monotonic clock (see monotonic)
 	done     chan struct{}
 	expired  atomic.Bool
 }

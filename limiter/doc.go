@@ -13,21 +13,35 @@
 //
 // # Local mode
 //
-// State lives in a table split into 256 shards by hash, each a mutex, a
-// Go map from hash to slot and a slice of slots kept in least-recently-
-// used order, so cores rarely meet on a lock. Only the 64-bit hash is kept,
+// State lives in a table split into 256 shards by hash, so cores rarely
+// meet on a lock (table.go). Each shard is a mutex and one open-addressed
+// array whose slots hold a key's hash, its last use and its state inline:
+// a decision on a tracked key is one probe into memory the shard owns,
+// with no Go map and no pointer to follow. Only the 64-bit hash is kept,
 // never the key bytes: a tracked key costs no allocation per request,
-// and about 70 bytes of heap (80 for the sliding window), measured at one
-// million keys by BenchmarkMemoryPerKey.
+// and about 48 bytes of heap (65 for the sliding window, 141 in hybrid
+// mode, which keeps the Redis key), measured at one million keys by
+// BenchmarkMemoryPerKey.
 //
 // Memory is bounded by Options.MaxKeys per table. Each shard holds its
-// share of it; inserting into a full shard evicts its least recently used
-// key. A flood of distinct keys (random source addresses) therefore cycles
-// through the cold end of the table while clients that keep coming stay
-// near its head; an evicted client starts afresh, which is the price of
-// the bound. Keys idle long enough to be as good as new (a window for the
-// bucket, two for the sliding window) are dropped from the cold end as new
-// keys arrive, so no sweeper goroutine is needed.
+// share of it; inserting into a full shard evicts a key chosen by CLOCK,
+// the usual approximation of least recently used: a use sets the key's
+// reference bit, and a hand sweeping the shard clears bits and evicts the
+// first key whose bit is already clear. Keys enter with the bit clear, so
+// a flood of distinct keys (random source addresses) is evicted first
+// while clients that keep coming stay; an evicted client starts afresh,
+// which is the price of the bound. Keys idle long enough to be as good as
+// new (a window for the bucket, two for the sliding window) are dropped
+// by a second cursor as new keys arrive, so no sweeper goroutine is
+// needed.
+//
+// Decisions read a coarse clock (clock.go): one goroutine stores the
+// monotonic time in an atomic word every millisecond, which costs a
+// decision one load instead of a 20-40ns clock read. A token bucket
+// admits exactly its rate on a clock that lags but never runs ahead, and
+// every reported duration is at most a millisecond long; policies with
+// windows under 100ms, and injected clocks, read their clock exactly. The
+// goroutine runs while any Limiter is open.
 //
 // The token bucket is kept as one theoretical arrival time per key
 // (GCRA): a bucket of Limit tokens refilled at Limit per Window, in eight
@@ -42,6 +56,11 @@
 //
 // Each decision is one script call (scripts.go), EVALSHA with EVAL as the
 // fallback, auto-pipelined by rueidis with every other request in flight.
+// The gateway's client (redisconn) writes on one connection per node and
+// waits up to 50µs after a flush while commands are in flight, so
+// concurrent decisions leave in batches: flushed one by one, the write
+// calls cost the gateway several times the CPU Redis spends running the
+// script, on the cores Redis needs.
 // Keys are rl:{<policy>:<key>}; the braces are a Redis Cluster hash tag
 // and every script touches only its one key, so policies work on a
 // cluster unchanged. Scripts read the time with Redis TIME, so instances
@@ -100,6 +119,11 @@
 // a burst larger than q is spread over intervals even when the bucket is
 // full. The hybrid sliding window is the two-counter approximation, kept
 // in Redis with windows numbered from Redis time.
+//
+// A request marks its key as asked once per round, listing it in its
+// shard, so a round visits the keys asked since the last one and no
+// other. The hot path adds to local mode's only the key's pending count
+// and budget, in the same slot.
 //
 // When a round fails the reports stay pending for the next one, and until
 // a round succeeds requests are answered per on_error, as in redis mode.

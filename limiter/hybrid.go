@@ -26,11 +26,13 @@ const syncChunk = 1024
 // this gives on over-admission.
 type hybrid struct {
 	l           *Limiter
+	health      *health // l.remote.health, one pointer closer
 	t           *table[hybridState]
 	limit       int
 	quantum     int32
 	interval    int64 // nanoseconds
 	window      int64 // nanoseconds
+	perToken    int64 // window / limit, nanoseconds
 	stale       int64 // a result older than this no longer describes the key
 	bucket      bool  // token bucket, else sliding window
 	syncTimeout time.Duration
@@ -73,11 +75,13 @@ func newHybrid(l *Limiter, o *Options) *hybrid {
 	stale := window + 2*interval
 	return &hybrid{
 		l:           l,
+		health:      &l.remote.health,
 		t:           newTable[hybridState](o.MaxKeys, stale),
 		limit:       p.Limit,
 		quantum:     int32(min(max(q, 1), int64(p.Limit))),
 		interval:    interval,
 		window:      window,
+		perToken:    window / int64(p.Limit),
 		stale:       stale,
 		bucket:      p.Algorithm == TokenBucket,
 		syncTimeout: max(o.Timeout, p.SyncInterval),
@@ -88,12 +92,12 @@ func newHybrid(l *Limiter, o *Options) *hybrid {
 
 // allow is Allow in hybrid mode. It never waits on Redis.
 func (hy *hybrid) allow(key []byte, h uint64, now int64) Decision {
-	if hy.l.remote.health.down() {
+	if hy.health.down() {
 		return hy.l.degrade(h, now)
 	}
 	sh := hy.t.shard(h)
 	sh.mu.Lock()
-	s, fresh := sh.get(h, now, hy.t.idle)
+	s, fresh := sh.get(h, now)
 	if fresh {
 		r := hy.l.remote
 		s.key = b2s(r.key(make([]byte, 0, len(r.prefix)+len(key)+1), key))
@@ -101,14 +105,16 @@ func (hy *hybrid) allow(key []byte, h uint64, now int64) Decision {
 	} else if s.synced != 0 && now-s.synced > hy.stale {
 		hy.forget(s)
 	}
-	s.seen = true
+	if !s.seen {
+		hy.mark(sh, h, s)
+	}
 	d := Decision{Limit: hy.limit}
 	if s.budget > 0 {
 		s.budget--
 		s.pending++
 		s.remaining--
 		if hy.bucket {
-			s.resetAt = max(s.resetAt, now) + hy.window/int64(hy.limit)
+			s.resetAt = max(s.resetAt, now) + hy.perToken
 		} else {
 			s.resetAt = max(s.resetAt, now+hy.window)
 		}
@@ -243,35 +249,56 @@ func (hy *hybrid) round() error {
 	return nil
 }
 
+// mark flags the key h, whose state is s, as asked since the last
+// round, and lists it in its shard for the next snapshot.
+//
+// A key is listed when its flag goes up, and the snapshot takes the flags
+// down, so a list holds each live key at most once, plus keys evicted
+// since they were listed. A flood of new keys between two rounds could
+// grow it without bound; when it reaches twice the shard's capacity it
+// is compacted to the keys still held and flagged, which is at most the
+// capacity, so its cost stays constant per key.
+func (hy *hybrid) mark(sh *shard[hybridState], h uint64, s *hybridState) {
+	s.seen = true
+	if len(sh.marked) >= 2*int(sh.capacity) {
+		live := sh.marked[:0]
+		for _, m := range sh.marked {
+			// Lowering the flag of a kept key drops its duplicates.
+			if ms := sh.peek(m); ms != nil && ms.seen && ms != s {
+				ms.seen = false
+				live = append(live, m)
+			}
+		}
+		for _, m := range live {
+			sh.peek(m).seen = true
+		}
+		clear(sh.marked[len(live):])
+		sh.marked = live
+	}
+	sh.mark(h)
+}
+
 // snapshot collects the keys asked since the previous round and moves
 // their pending admissions into the batch.
-//
-// Asking for a key marks it seen and moves it to the head of its shard's
-// recency list, under the shard's lock; a snapshot clears the marks. So
-// the keys seen since the last snapshot are always a prefix of each list,
-// and the walk stops at the first key not seen.
 func (hy *hybrid) snapshot() []syncItem {
 	batch := hy.batch[:0]
-	collect := func(h uint64, s *hybridState) bool {
-		if !s.seen {
-			return false
-		}
-		batch = append(batch, syncItem{h: h, key: s.key, delta: s.pending})
-		s.pending, s.seen = 0, false
-		return true
-	}
 	for i := range hy.t.shards {
 		sh := &hy.t.shards[i]
 		sh.mu.Lock()
-		sh.walk(collect)
+		for _, h := range sh.marked {
+			if s := sh.peek(h); s != nil && s.seen {
+				batch = append(batch, syncItem{h: h, key: s.key, delta: s.pending})
+				s.pending, s.seen = 0, false
+			}
+		}
+		sh.marked = sh.marked[:0]
 		sh.mu.Unlock()
 	}
 	return batch
 }
 
-// restore puts reports that did not reach Redis back as pending, marks
-// their keys seen and moves them to the head, where the next snapshot
-// looks.
+// restore puts reports that did not reach Redis back as pending and marks
+// their keys asked, where the next snapshot looks.
 func (hy *hybrid) restore(items []syncItem, now int64) {
 	for i := range items {
 		it := &items[i]
@@ -279,7 +306,9 @@ func (hy *hybrid) restore(items []syncItem, now int64) {
 		sh.mu.Lock()
 		if s := sh.peek(it.h); s != nil && s.key == it.key {
 			s.pending += it.delta
-			s.seen = true
+			if !s.seen {
+				hy.mark(sh, it.h, s)
+			}
 			sh.touch(it.h, now)
 		}
 		sh.mu.Unlock()

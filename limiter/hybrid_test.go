@@ -274,3 +274,37 @@ func TestHybridCloseReportsPending(t *testing.T) {
 		t.Fatalf("after a's Close: %+v, want 91 left (100 - 7 - 1 - 1)", d)
 	}
 }
+
+// TestHybridFloodBetweenRounds sends a flood of distinct keys between two
+// rounds through a small table: the list of keys to report stays within
+// twice the table's size, and a client that kept asking through the
+// flood still has its admissions reported.
+func TestHybridFloodBetweenRounds(t *testing.T) {
+	srv := redistest.Start(t)
+	p := manualHybrid
+	p.Name = "hyflood"
+	conn := openConn(t, srv.Addr)
+	a := newLimiter(t, p, Options{Redis: conn, MaxKeys: minPerShard})
+	regular := []byte("regular")
+	if n := drain(a, regular, 5); n != 5 {
+		t.Fatalf("%d admitted, want 5", n)
+	}
+	sh := &a.hybrid.t.shards[0]
+	for i := range 10_000 {
+		a.Allow(keyN(i))
+		if i%10 == 0 {
+			a.Allow(regular) // refused past its quantum, but asked
+		}
+		if len(sh.marked) > 2*int(sh.capacity)+1 {
+			t.Fatalf("%d keys listed for the next round after %d flood keys, table of %d", len(sh.marked), i, sh.capacity)
+		}
+	}
+	mustSync(t, a)
+	b := newLimiter(t, p, Options{Redis: conn})
+	drain(b, regular, 1)
+	mustSync(t, b)
+	// The regular client used its whole quantum of 10 at a.
+	if d := b.Allow(regular); d.Remaining != 100-10-1-1 {
+		t.Fatalf("after a's round: %+v, want %d left", d, 100-10-1-1)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"runtime"
 	"sync"
 	"time"
 
@@ -47,8 +48,8 @@ type Options struct {
 	Redis *redisconn.Conn
 	// MaxKeys bounds each of the limiter's in-memory tables (the buckets
 	// in local mode, the fallback buckets, the refusal cache of redis
-	// mode, the hybrid counters). A full table evicts its least recently
-	// used key. Default 1,000,000.
+	// mode, the hybrid counters). A full table evicts a key not used
+	// recently (CLOCK, see doc.go). Default 1,000,000.
 	MaxKeys int
 	// Timeout bounds the wait for a Redis answer in redis mode; a slower
 	// answer counts as a failure. Requests that start within a quarter of
@@ -72,12 +73,15 @@ type Options struct {
 // Limiter enforces one Policy. It is safe for concurrent use.
 type Limiter struct {
 	policy  Policy
-	hashKey maphash.Seed     // random per Limiter: clients cannot aim for collisions
-	now     func() time.Time // nil: the real clock
-	base    time.Time
-	// realClock avoids time.Now's wall-clock read: time.Since(base) reads
-	// only the monotonic clock, at half the cost.
-	realClock bool
+	hashKey maphash.Seed // random per Limiter: clients cannot aim for collisions
+	// now is the injected clock and base its reading at New; nil for the
+	// real clock, which reads monotonic nanoseconds, since mono.
+	now  func() time.Time
+	base time.Time
+	mono int64
+	// lease, when not nil, is the Limiter's hold on the coarse clock,
+	// which it reads instead of the monotonic clock (see clock.go).
+	lease *clockLease
 
 	// local is the limiter in local mode and the fail_open fallback in
 	// the others.
@@ -120,11 +124,18 @@ func New(p Policy, o Options) (*Limiter, error) {
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
-	l := &Limiter{policy: p, hashKey: maphash.MakeSeed(), now: o.Now, realClock: o.Now == nil}
-	if l.realClock {
-		l.base = time.Now()
-	} else {
+	l := &Limiter{policy: p, hashKey: maphash.MakeSeed(), now: o.Now}
+	switch {
+	case o.Now != nil:
 		l.base = o.Now()
+	case p.Window >= coarseMinWindow:
+		coarse.acquire()
+		l.lease = &clockLease{}
+		// A Limiter dropped without Close still lets the clock stop.
+		runtime.AddCleanup(l, (*clockLease).release, l.lease)
+		l.mono = coarse.read()
+	default:
+		l.mono = monotonic()
 	}
 	switch p.Algorithm {
 	case TokenBucket:
@@ -178,13 +189,17 @@ func (l *Limiter) Sync() error {
 
 // Close stops the hybrid sync loop after one last round, which reports
 // the admissions still pending (it waits for it, up to the larger of
-// Timeout and SyncInterval). It leaves the Redis connection open:
-// limiters share it. Close is safe to call more than once; Allow keeps
-// working after Close, without further syncs.
+// Timeout and SyncInterval), and releases the coarse clock, whose
+// goroutine stops with the last Limiter. It leaves the Redis connection
+// open: limiters share it. Close is safe to call more than once; Allow
+// keeps working after Close, without further syncs.
 func (l *Limiter) Close() {
 	l.closeOnce.Do(func() {
 		if l.hybrid != nil {
 			l.hybrid.stop()
+		}
+		if l.lease != nil {
+			l.lease.release()
 		}
 	})
 }
@@ -246,11 +261,15 @@ func (s *Stats) add(o *Stats) {
 	s.Keys += o.Keys
 }
 
-// clock returns the local time in nanoseconds since New. Subtracting
-// times read from the monotonic clock keeps wall-clock steps out.
+// clock returns the local time in nanoseconds since New. The real clock
+// is the monotonic one, which wall-clock steps do not move; it is read
+// through the coarse clock when the policy's window allows.
 func (l *Limiter) clock() int64 {
-	if l.realClock {
-		return int64(time.Since(l.base))
+	switch {
+	case l.lease != nil:
+		return coarse.read() - l.mono
+	case l.now == nil:
+		return monotonic() - l.mono
 	}
 	return max(int64(l.now().Sub(l.base)), 0)
 }

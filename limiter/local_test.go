@@ -7,34 +7,51 @@ import (
 	"time"
 )
 
-func TestTableEvictsLeastRecentlyUsed(t *testing.T) {
+func TestTableEvictsKeysNotUsedRecently(t *testing.T) {
 	tb := newTable[int64](minPerShard, int64(time.Hour))
 	if len(tb.shards) != 1 {
 		t.Fatalf("%d shards for %d keys, want 1", len(tb.shards), minPerShard)
 	}
 	sh := &tb.shards[0]
-	for h := range uint64(minPerShard) {
-		s, fresh := sh.get(h, 0, tb.idle)
+	// Hashes differing in their low 32 bits spread over the slots; the
+	// lowest bit is the table's own.
+	key := func(i uint64) uint64 { return i * 0x9e3779b97f4a7c16 }
+	for i := range uint64(minPerShard) {
+		s, fresh := sh.get(key(i), 0)
 		if !fresh {
-			t.Fatalf("key %d: not fresh on first use", h)
+			t.Fatalf("key %d: not fresh on first use", i)
 		}
-		*s = int64(h)
+		*s = int64(i)
 	}
-	sh.get(0, 1, tb.idle) // key 0 is now the most recently used
-	sh.get(1000, 2, tb.idle)
-	if sh.peek(1) != nil {
-		t.Fatal("key 1, the least recently used, survived an insert into a full shard")
+	// Half the keys are used again: they must outlive the other half.
+	for i := uint64(0); i < minPerShard; i += 2 {
+		sh.get(key(i), 1)
 	}
-	if s := sh.peek(0); s == nil || *s != 0 {
-		t.Fatal("key 0, used recently, was evicted")
+	for i := range uint64(minPerShard / 2) {
+		sh.get(key(1000+i), 2)
+	}
+	for i := range uint64(minPerShard) {
+		s := sh.peek(key(i))
+		switch {
+		case i%2 == 0 && (s == nil || *s != int64(i)):
+			t.Fatalf("key %d, used again, was evicted or lost its state", i)
+		case i%2 == 1 && s != nil:
+			t.Fatalf("key %d, not used again, survived while used keys were evicted", i)
+		}
 	}
 	if got := tb.len(); got != minPerShard {
 		t.Fatalf("len %d, want %d", got, minPerShard)
 	}
 	var st Stats
 	tb.counts(&st)
-	if st.Evicted != 1 {
-		t.Fatalf("Evicted %d, want 1", st.Evicted)
+	if st.Evicted != minPerShard/2 {
+		t.Fatalf("Evicted %d, want %d", st.Evicted, minPerShard/2)
+	}
+	// Every key still answers from its home run after the removals.
+	for i := uint64(0); i < minPerShard; i += 2 {
+		if sh.peek(key(i)) == nil {
+			t.Fatalf("key %d unreachable", i)
+		}
 	}
 }
 
@@ -42,23 +59,72 @@ func TestTableDropsIdleKeys(t *testing.T) {
 	idle := int64(time.Second)
 	tb := newTable[int64](minPerShard, idle)
 	sh := &tb.shards[0]
-	for h := range uint64(10) {
-		sh.get(h, 0, idle)
+	key := func(i uint64) uint64 { return i * 0x9e3779b97f4a7c16 }
+	for i := range uint64(10) {
+		sh.get(key(i), 0)
 	}
-	// Each insert drops up to two keys idle for the whole idle period.
-	sh.get(100, idle-1, idle)
+	slots := len(sh.slots)
+	sh.get(key(100), idle-1)
 	if got := tb.len(); got != 11 {
 		t.Fatalf("len %d, want 11: nothing is idle yet", got)
 	}
-	for i := range uint64(5) {
-		sh.get(200+i, idle, idle)
+	// Each insert inspects sweepSlots slots or drops a key: enough
+	// inserts for one turn of the sweep and ten drops clear every idle
+	// key, and nothing else.
+	inserts := uint64((slots+10)/sweepSlots + 1)
+	for i := range inserts {
+		sh.get(key(200+i), idle)
 	}
-	if got := tb.len(); got != 6 {
-		t.Fatalf("len %d, want 6: five inserts drop the ten idle keys", got)
+	for i := range uint64(10) {
+		if sh.peek(key(i)) != nil {
+			t.Fatalf("key %d, idle for the whole idle period, still held", i)
+		}
 	}
-	// Dropped slots are reused, not appended.
-	if len(sh.slots) != 11 {
-		t.Fatalf("%d slots allocated, want 11", len(sh.slots))
+	if got, want := tb.len(), int(1+inserts); got != want {
+		t.Fatalf("len %d, want %d", got, want)
+	}
+	if len(sh.slots) != slots {
+		t.Fatalf("%d slots, want %d: dropped keys leave room", len(sh.slots), slots)
+	}
+	var st Stats
+	tb.counts(&st)
+	if st.Evicted != 0 {
+		t.Fatalf("Evicted %d, want 0: idle keys are dropped, not evicted", st.Evicted)
+	}
+}
+
+// TestTableProbesSurviveChurn inserts and removes many keys in a small
+// shard and checks that the table always agrees with a map.
+func TestTableProbesSurviveChurn(t *testing.T) {
+	tb := newTable[int64](minPerShard, 1<<62)
+	sh := &tb.shards[0]
+	want := map[uint64]int64{}
+	r := uint64(1)
+	for step := range int64(20_000) {
+		r = r*6364136223846793005 + 1442695040888963407
+		h := r &^ 1 // the table ignores the lowest bit
+		s, fresh := sh.get(h, step)
+		if _, held := want[h]; held == fresh {
+			t.Fatalf("step %d: fresh %v, held %v", step, fresh, held)
+		}
+		*s = step
+		want[h] = step
+		if int(sh.used) < len(want) {
+			// Something was evicted: forget what the table forgot.
+			for k := range want {
+				if sh.peek(k) == nil {
+					delete(want, k)
+				}
+			}
+		}
+		if int(sh.used) != len(want) {
+			t.Fatalf("step %d: %d keys held, want %d", step, sh.used, len(want))
+		}
+	}
+	for k, v := range want {
+		if s := sh.peek(k); s == nil || *s != v {
+			t.Fatalf("key %x: %v, want %d", k, s, v)
+		}
 	}
 }
 

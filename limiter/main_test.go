@@ -30,6 +30,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "a hybrid sync loop is still running: a test forgot Close")
 		code = 1
 	}
+	if code == 0 && coarse.running() {
+		fmt.Fprintln(os.Stderr, "the coarse clock is still running: a test forgot Close")
+		code = 1
+	}
 	os.Exit(code)
 }
 

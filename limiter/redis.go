@@ -223,7 +223,7 @@ func (l *Limiter) allowRedis(key []byte, h uint64, now int64) Decision {
 	st.limited.Add(1)
 	if d.RetryAfter > 0 {
 		sh.mu.Lock()
-		s, _ := sh.get(h, now, l.refused.idle)
+		s, _ := sh.get(h, now)
 		s.until = now + int64(d.RetryAfter)
 		s.reset = now + int64(d.Reset)
 		sh.mu.Unlock()

@@ -44,7 +44,7 @@ func newWindow(limit int, size time.Duration, maxKeys int) *window {
 func (w *window) allow(h uint64, now int64) Decision {
 	sh := w.t.shard(h)
 	sh.mu.Lock()
-	s, _ := sh.get(h, now, w.t.idle)
+	s, _ := sh.get(h, now)
 	d := w.take(s, now)
 	sh.count(d.Allowed)
 	sh.mu.Unlock()
