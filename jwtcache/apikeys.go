@@ -257,11 +257,20 @@ func (a *APIKeys) reloadFile() error {
 	if prev := a.fileInfo; prev != nil && os.SameFile(prev, fi) && prev.ModTime().Equal(fi.ModTime()) && prev.Size() == fi.Size() {
 		return nil
 	}
-	a.fileInfo = fi
+	if fi.Size() == 0 && a.file.Load() != nil {
+		// An editor that truncates and rewrites in place shows an empty
+		// file for a moment; the file `gateway keys` writes always has at
+		// least its header comment, so an empty one that replaces keys is
+		// a write in progress, not "no keys". A failed read below keeps
+		// the previous keys too, and fileInfo stays, so the next poll
+		// reads again.
+		return nil
+	}
 	recs, err := readKeyFile(a.opts.File)
 	if err != nil {
 		return err
 	}
+	a.fileInfo = fi
 	m := make(map[[sha256.Size]byte]*keyState, len(recs))
 	for _, r := range recs {
 		var sum [sha256.Size]byte

@@ -94,6 +94,10 @@ func newJWKSVerifier(t testing.TB, url string) (*JWT, *clock) {
 		o.JWKSURL = url
 		o.Refresh = time.Hour // the test refreshes by hand
 		o.UnknownKidCooldown = 30 * time.Second
+		// A loaded test machine can hold a loopback request for seconds;
+		// a timed-out re-read would refuse the new kid, as it should in
+		// production, and fail the test for the wrong reason.
+		o.FetchTimeout = time.Minute
 	})
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap/zaptest"
 )
 
 const testIssuer = "https://issuer.test"
@@ -31,6 +33,7 @@ func newTestJWT(t testing.TB, mutate func(*JWTOptions)) (*JWT, *clock) {
 		ClaimsToHeaders: map[string]string{"sub": "X-User-ID", "tenant_id": "X-Tenant-ID", "roles": "X-Roles"},
 		CacheEntries:    1000,
 		Now:             clk.Now,
+		Log:             zaptest.NewLogger(t),
 	}
 	if mutate != nil {
 		mutate(&o)
