@@ -182,6 +182,9 @@ func (c *compiled) compileRoute(i int, r *config.Route, o compileOptions) (*comp
 		if err != nil {
 			at("rewrite", err)
 		}
+		if _, ok := normalizePath(nil, []byte(r.Rewrite)); !ok {
+			at("rewrite", errors.New("malformed percent-encoding"))
+		}
 		cr.rewrite, cr.hasRewrite = tmpl, true
 	}
 	if len(r.Auth) > 0 {

@@ -32,6 +32,7 @@ func newGatewayError(status int, code, message string) *gatewayError {
 var (
 	errBadRequest       = newGatewayError(fasthttp.StatusBadRequest, "bad_request", "malformed request")
 	errBadHost          = newGatewayError(fasthttp.StatusBadRequest, "bad_request", "invalid Host header")
+	errBadPath          = newGatewayError(fasthttp.StatusBadRequest, "bad_request", "malformed percent-encoding in the path")
 	errBadVersion       = newGatewayError(fasthttp.StatusBadRequest, "bad_request", "unsupported HTTP version")
 	errNoRoute          = newGatewayError(fasthttp.StatusNotFound, "no_route", "no route matches the request")
 	errMethodNotAllowed = newGatewayError(fasthttp.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")

@@ -46,6 +46,15 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 		ctx.SetConnectionClose()
 		return
 	}
+	// fasthttp is lenient where RFC 9112 lets a server choose, and a
+	// lenient edge disagrees with stricter peers about where a message
+	// ends: such a block is refused and the connection closed, since the
+	// client's idea of the stream can no longer be trusted.
+	if e := checkHeaderBlock(h.RawHeaders(), g.startCfg.Server.MaxHeaderCount); e != nil {
+		e.write(ctx, x.traceID)
+		ctx.SetConnectionClose()
+		return
+	}
 	// Routing and forwarding use one host, chosen once: the absolute-form
 	// target's authority if there is one, else the Host header. Userinfo
 	// in it would make fasthttp add an Authorization header upstream.
@@ -56,7 +65,10 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 
-	x.match(ctx, c, host)
+	if !x.match(ctx, c, host) {
+		errBadPath.write(ctx, x.traceID)
+		return
+	}
 	switch x.res.Status {
 	case route.NotFound:
 		errNoRoute.write(ctx, x.traceID)
@@ -107,15 +119,21 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 
+	// The backend gets the path the route matched, in the same normal
+	// form; a rewrite is built from that form's params and normalised
+	// again, so it cannot smuggle a dot-segment either.
 	target := x.path
 	if r.hasRewrite {
 		x.target = r.rewrite.AppendPath(x.target[:0], &x.res.Params)
-		target = x.target
+		x.escaped, _ = normalizePath(x.escaped[:0], x.target) // validated at compile time
+		target = x.escaped
 	}
-	x.escaped = appendEscapedPath(x.escaped[:0], target)
 	uri := ctx.Request.URI()
 	uri.DisablePathNormalizing = true
-	uri.SetPathBytes(x.escaped)
+	uri.SetPathBytes(target)
+	// Routing parsed the query; parsed args would go out re-encoded, so the
+	// query is reset to the bytes the client sent.
+	uri.SetQueryStringBytes(uri.QueryString())
 	// Upstreams speak plain HTTP; fasthttp refuses to send an https URI
 	// through a plain HostClient.
 	if ctx.IsTLS() {
@@ -165,14 +183,19 @@ func (x *exchange) noteUpstream(inst *pool.Instance) {
 	}
 }
 
-// match routes the request on its normalised path and host. The path is
-// copied first: route params are sub-slices of it and must survive the
-// rewrite of the URI.
-func (x *exchange) match(ctx *fasthttp.RequestCtx, c *compiled, host []byte) {
+// match routes the request on the normal form of its path (path.go) and
+// on host. The normal form lives in x.path, which the route's params slice
+// and which outlives the rewrite of the URI. It reports false for a path
+// with a malformed escape, which matches nothing.
+func (x *exchange) match(ctx *fasthttp.RequestCtx, c *compiled, host []byte) bool {
 	h := &ctx.Request.Header
-	x.path = append(x.path[:0], ctx.Path()...)
+	var ok bool
+	if x.path, ok = normalizePath(x.path[:0], ctx.Request.URI().PathOriginal()); !ok {
+		return false
+	}
 	x.req = route.Request{Method: h.Method(), Path: x.path, Host: host, Header: h, Args: ctx.QueryArgs()}
 	c.table.Match(&x.req, &x.res)
+	return true
 }
 
 // upstreamError maps a pool failure to the client-facing error. Upstream

@@ -194,10 +194,10 @@ const benchJWTSecret = "bench-secret-0123456789abcdef0123"
 
 // benchAuthGateway builds the gateway of benchAuthConfig and a request
 // carrying a valid token.
-func benchAuthGateway(tb testing.TB, dial fasthttp.DialFunc) (*Gateway, *fasthttp.Request) {
+func benchAuthGateway(tb testing.TB, yaml string, dial fasthttp.DialFunc) (*Gateway, *fasthttp.Request) {
 	tb.Helper()
 	tb.Setenv("BENCH_JWT_SECRET", benchJWTSecret)
-	gw := benchGateway(tb, benchAuthConfig, dial, nil)
+	gw := benchGateway(tb, yaml, dial, nil)
 	claims := jwt.Claims{KeyID: "h1"}
 	claims.Subject = "user-1"
 	claims.Expires = jwt.NewNumericTime(time.Now().Add(time.Hour))
@@ -215,11 +215,32 @@ func benchAuthGateway(tb testing.TB, dial fasthttp.DialFunc) (*Gateway, *fasthtt
 // limit by user.
 func BenchmarkProxyJWTLimit(b *testing.B) {
 	_, dial := memBackend(b, []byte(`{"id":"42","name":"Ada"}`))
-	gw, req := benchAuthGateway(b, dial)
+	gw, req := benchAuthGateway(b, benchAuthConfig, dial)
 	var ctx fasthttp.RequestCtx
 	ctx.Init(req, benchRemote, nil)
 	serveOnce(gw, &ctx, req)
 	if ctx.Response.StatusCode() != 200 {
+		b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		serveOnce(gw, &ctx, req)
+	}
+}
+
+// BenchmarkRateLimited is the cost of a refusal: the route of
+// BenchmarkProxyJWTLimit with its limit used up, so every request is
+// verified (cache hit), charged and answered 429 without a backend call.
+// Set against BenchmarkProxyJWTLimit it is what a flood of rejected
+// requests costs the gateway per request, the kernel's share aside.
+func BenchmarkRateLimited(b *testing.B) {
+	_, dial := memBackend(b, []byte(`{"id":"42","name":"Ada"}`))
+	gw, req := benchAuthGateway(b, strings.Replace(benchAuthConfig, "limit: 1000000000, window: 1s", "limit: 1, window: 1h", 1), dial)
+	var ctx fasthttp.RequestCtx
+	ctx.Init(req, benchRemote, nil)
+	serveOnce(gw, &ctx, req)
+	serveOnce(gw, &ctx, req)
+	if ctx.Response.StatusCode() != 429 {
 		b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
 	}
 	b.ReportAllocs()

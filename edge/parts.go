@@ -45,6 +45,7 @@ type parts struct {
 type limiterPart struct {
 	limiter *limiter.Limiter
 	policy  limiter.Policy
+	timeout time.Duration
 }
 
 // buildParts makes the parts of cfg, reusing those of prev (which may be
@@ -150,7 +151,8 @@ func (p *parts) buildLimiter(name string, cfg *config.Config, o compileOptions, 
 	if o.dryRun {
 		return nil
 	}
-	if old := prev.limiters[name]; old != nil && old.policy == policy && prev.redis == p.redis {
+	timeout := cfg.Redis.Timeout.D()
+	if old := prev.limiters[name]; old != nil && old.policy == policy && old.timeout == timeout && prev.redis == p.redis {
 		p.limiters[name] = old
 		return nil
 	}
@@ -158,11 +160,11 @@ func (p *parts) buildLimiter(name string, cfg *config.Config, o compileOptions, 
 	if policy.Mode != limiter.Local {
 		conn = p.redis
 	}
-	l, err := limiter.New(policy, limiter.Options{Redis: conn, Log: o.log.With(zap.String("rate_limit", name))})
+	l, err := limiter.New(policy, limiter.Options{Redis: conn, Timeout: timeout, Log: o.log.With(zap.String("rate_limit", name))})
 	if err != nil {
 		return err
 	}
-	p.limiters[name] = &limiterPart{limiter: l, policy: policy}
+	p.limiters[name] = &limiterPart{limiter: l, policy: policy, timeout: timeout}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"strconv"
@@ -52,6 +53,9 @@ func (g *Gateway) expect(ctx *fasthttp.RequestCtx) int {
 		return e.status
 	}
 
+	if e := checkHeaderBlock(ctx.Request.Header.RawHeaders(), g.startCfg.Server.MaxHeaderCount); e != nil {
+		return refuse(e)
+	}
 	if n := ctx.Request.Header.ContentLength(); n > g.startCfg.Server.MaxBodyBytes {
 		return refuse(errBodyTooLarge)
 	}
@@ -100,3 +104,87 @@ func (g *Gateway) redirectToHTTPS(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set(fasthttp.HeaderLocation, string(b))
 	ctx.SetStatusCode(fasthttp.StatusPermanentRedirect)
 }
+
+var (
+	strContentLength    = []byte(fasthttp.HeaderContentLength)
+	strTransferEncoding = []byte(fasthttp.HeaderTransferEncoding)
+	strChunked          = []byte("chunked")
+)
+
+// checkHeaderBlock checks the header fields of a request as they came off
+// the wire (fasthttp's RawHeaders: every field line and the blank line
+// ending the block, the request line excluded). It returns nil for a
+// block the gateway forwards, errHeaderTooLarge for more than maxCount
+// fields, and errBadRequest for
+//   - a line ended by a bare LF: fasthttp takes it as a line end, a peer
+//     in front of the gateway may not, and the two then disagree on which
+//     bytes are headers;
+//   - an obs-fold continuation line, which fasthttp joins into the field
+//     before it; RFC 9112 §5.2 allows refusing it, and the join hides
+//     where the field really ended;
+//   - a field name that is not an RFC 9110 token (fasthttp keeps names
+//     with inner spaces, which backends read in different ways);
+//   - a Transfer-Encoding other than exactly "chunked" (fasthttp takes
+//     "identity" as absent), or one together with Content-Length: RFC 9112
+//     §6.1 calls either ambiguous framing, and the contract answers 400.
+//
+// It allocates nothing: the block is walked in place.
+func checkHeaderBlock(raw []byte, maxCount int) *gatewayError {
+	count := 0
+	var sawLength, sawEncoding bool
+	for len(raw) > 0 {
+		end := bytes.IndexByte(raw, '\n')
+		if end <= 0 || raw[end-1] != '\r' {
+			return errBadRequest
+		}
+		line := raw[:end-1]
+		raw = raw[end+1:]
+		if len(line) == 0 {
+			break // the blank line ending the block
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return errBadRequest
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return errBadRequest
+		}
+		name := line[:colon]
+		for _, c := range name {
+			if !tokenByte[c] {
+				return errBadRequest
+			}
+		}
+		if count++; count > maxCount {
+			return errHeaderTooLarge
+		}
+		switch {
+		case len(name) == len(strContentLength) && bytes.EqualFold(name, strContentLength):
+			sawLength = true
+		case len(name) == len(strTransferEncoding) && bytes.EqualFold(name, strTransferEncoding):
+			if sawEncoding || !bytes.EqualFold(bytes.Trim(line[colon+1:], " \t"), strChunked) {
+				return errBadRequest
+			}
+			sawEncoding = true
+		}
+	}
+	if sawLength && sawEncoding {
+		return errBadRequest
+	}
+	return nil
+}
+
+// tokenByte marks the bytes of an RFC 9110 token (tchar).
+var tokenByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()

@@ -93,7 +93,7 @@ func New(cfg *config.Config, o Options) (*Gateway, error) {
 		WriteTimeout:          60 * time.Second, // pprof profiles take a while
 		IdleTimeout:           60 * time.Second,
 		SecureErrorLogMessage: true,
-		Logger:                zapPrintf{g.log},
+		Logger:                zapPrintf{log: g.log},
 	}
 	return g, nil
 }
@@ -105,7 +105,8 @@ func (g *Gateway) compileOptions() compileOptions {
 // newServer builds a client-facing server with every limit set on
 // purpose: fasthttp's defaults (no timeouts, 4 KiB header buffer, 400 for
 // an oversized body, raw requests in error logs, multipart re-encoding)
-// are wrong for an edge proxy.
+// are wrong for an edge proxy. The header blocks fasthttp is lenient about
+// are refused by serve itself (checkHeaderBlock).
 func (g *Gateway) newServer(cfg *config.Config, h fasthttp.RequestHandler) *fasthttp.Server {
 	s := cfg.Server
 	return &fasthttp.Server{
@@ -124,7 +125,7 @@ func (g *Gateway) newServer(cfg *config.Config, h fasthttp.RequestHandler) *fast
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 		CloseOnShutdown:              true,
-		Logger:                       zapPrintf{g.log},
+		Logger:                       zapPrintf{log: g.log, redact: true},
 	}
 }
 
@@ -273,9 +274,34 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 }
 
 // zapPrintf adapts zap to fasthttp's Logger. fasthttp logs connection
-// errors here; SecureErrorLogMessage keeps request bytes out of them.
-type zapPrintf struct{ log *zap.Logger }
+// errors here, and SecureErrorLogMessage does not keep request bytes out of
+// all of them: a header parse error quotes the offending value ("invalid
+// header value \"Bearer ...\""), so an Authorization header with one bad
+// byte would land in the log whole. With redact set, an error argument is
+// logged only when it is a network error (an address and a cause, no
+// request bytes); any other error is replaced by a fixed text. The client
+// was already answered by serveParseError.
+type zapPrintf struct {
+	log    *zap.Logger
+	redact bool
+}
+
+// withheld replaces the text of an error that may quote request bytes.
+type withheld struct{}
+
+func (withheld) Error() string {
+	return "malformed request (details withheld: they may quote credentials)"
+}
 
 func (z zapPrintf) Printf(format string, args ...any) {
+	if z.redact {
+		for i, a := range args {
+			err, ok := a.(error)
+			var netErr *net.OpError
+			if ok && !errors.As(err, &netErr) {
+				args[i] = withheld{}
+			}
+		}
+	}
 	z.log.Warn(fmt.Sprintf(format, args...))
 }

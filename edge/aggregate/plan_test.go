@@ -189,22 +189,42 @@ func TestTemplatesReachBackends(t *testing.T) {
 	var args fasthttp.Args
 	args.Parse("page=2&other=1")
 
-	in := Input{Params: &res.Params, Query: &args, Claims: claims{"sub": "../admin", "tenant": "a&b=c"}}
+	in := Input{Params: &res.Params, Query: &args, Claims: claims{"sub": "u@x", "tenant": "a&b=c"}}
 	_, failed, _ := run(t, p, &Request{Input: in, Prepare: func(req *fasthttp.Request) { req.Header.Set("X-Trace-ID", "t1") }})
 	if failed != 0 {
 		t.Fatalf("failed = %d", failed)
 	}
-	want := "users /users/..%2Fadmin/items/7%20x?page=2&t=a%26b%3Dc t1"
+	want := "users /users/u%40x/items/7%20x?page=2&t=a%26b%3Dc t1"
 	if got := seen.Load(); got != want {
 		t.Fatalf("backend saw %q, want %q", got, want)
 	}
 
-	// A dot-segment claim stays one escaped segment.
-	in.Claims = claims{"sub": "..", "tenant": "t"}
+	// A param is a piece of the request's normalised path: its escapes
+	// stay as they are, neither decoded nor escaped twice.
+	table.Match(&route.Request{Method: []byte("GET"), Path: []byte("/d/a%25b")}, &res)
 	run(t, p, &Request{Input: in})
-	if got := seen.Load().(string); !strings.HasPrefix(got, "users /users/%2E%2E/items/") {
+	if got := seen.Load().(string); !strings.HasPrefix(got, "users /users/u%40x/items/a%25b?") {
 		t.Fatalf("backend saw %q", got)
 	}
+
+	// A value that would decode to another segment fails the call: a
+	// backend that decodes before resolving dot-segments would climb.
+	for _, sub := range []string{"..", ".", "../admin", "a/b", `a\b`} {
+		in.Claims = claims{"sub": sub, "tenant": "t"}
+		seen.Store("")
+		if _, failed, _ := run(t, p, &Request{Input: in}); failed != 1 {
+			t.Fatalf("claim %q: failed = %d, want 1", sub, failed)
+		}
+		if got := seen.Load(); got != "" {
+			t.Fatalf("claim %q reached the backend as %q", sub, got)
+		}
+	}
+	table.Match(&route.Request{Method: []byte("GET"), Path: []byte("/d/a%2Fb")}, &res)
+	in.Claims = claims{"sub": "u", "tenant": "t"}
+	if _, failed, _ := run(t, p, &Request{Input: in}); failed != 1 {
+		t.Fatalf("param a%%2Fb: failed = %d, want 1", failed)
+	}
+	table.Match(&route.Request{Method: []byte("GET"), Path: []byte("/d/7")}, &res)
 
 	// A missing claim fails the call without sending it.
 	in.Claims = nil

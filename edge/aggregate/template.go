@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,6 +29,10 @@ type Input struct {
 // errMissingValue fails a call whose template names a value the request
 // lacks: better null than a backend asked for "/users/".
 var errMissingValue = errors.New("aggregate: template value missing")
+
+// errUnsafeValue fails a call whose values would change the path's
+// segments once the backend decodes it (see climbs).
+var errUnsafeValue = errors.New("aggregate: template value would leave its path segment")
 
 // template is a call path such as "/users/{claims.sub}" or
 // "/notifications?user={claims.sub}&page={query.page}", compiled.
@@ -109,9 +114,70 @@ func (t *template) literal(s string, inQuery *bool) {
 }
 
 // appendURI appends the request URI for in. Values are escaped for where
-// they stand, a '/' included, so that a claim such as "../admin" stays one
-// path segment.
+// they stand, a '/' included, and a call whose path would still decode to
+// other segments than the template's fails: escaping alone keeps "../admin"
+// one segment only for backends that route on the raw path.
 func (t *template) appendURI(dst []byte, in *Input) ([]byte, error) {
+	start := len(dst)
+	dst, err := t.appendRaw(dst, in)
+	if err != nil {
+		return dst, err
+	}
+	path := dst[start:]
+	if q := bytes.IndexByte(path, '?'); q >= 0 {
+		path = path[:q]
+	}
+	if climbs(path) {
+		return dst, errUnsafeValue
+	}
+	return dst, nil
+}
+
+// climbs reports whether path, once decoded, has a segment of its own
+// making: a "." or ".." segment, or a '/' or '\' inside one. Backends such
+// as fasthttp and Go's ServeMux decode a path before they resolve its
+// dot-segments, so "%2E%2E" and "..%2F" climb there as ".." does. The
+// template's own text is checked by config validation, so what climbs
+// came from a value.
+func climbs(path []byte) bool {
+	dots, other := 0, false
+	for i := 0; i <= len(path); i++ {
+		if i == len(path) || path[i] == '/' {
+			if !other && (dots == 1 || dots == 2) {
+				return true
+			}
+			dots, other = 0, false
+			continue
+		}
+		c := path[i]
+		if c == '%' && i+2 < len(path) && isHex(path[i+1]) && isHex(path[i+2]) {
+			c = unhex(path[i+1])<<4 | unhex(path[i+2])
+			i += 2
+		}
+		switch c {
+		case '/', '\\':
+			return true
+		case '.':
+			dots++
+		default:
+			other = true
+		}
+	}
+	return false
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// appendRaw appends the request URI for in, values escaped, unchecked.
+func (t *template) appendRaw(dst []byte, in *Input) ([]byte, error) {
 	for i := range t.parts {
 		p := &t.parts[i]
 		var v []byte
@@ -139,7 +205,7 @@ func (t *template) appendURI(dst []byte, in *Input) ([]byte, error) {
 		if len(v) == 0 {
 			return dst, errMissingValue
 		}
-		dst = appendEscaped(dst, v, p.inQuery)
+		dst = appendEscaped(dst, v, p.inQuery, p.kind == param)
 	}
 	return dst, nil
 }
@@ -147,17 +213,32 @@ func (t *template) appendURI(dst []byte, in *Input) ([]byte, error) {
 // appendEscaped percent-encodes every byte outside RFC 3986 unreserved.
 // In a path, a value of "." or ".." is escaped whole: left as it is, a
 // backend would read it as a dot-segment and climb out of the template.
-func appendEscaped(dst, v []byte, inQuery bool) []byte {
+//
+// A route param is already escaped: it is a piece of the request's path in
+// the gateway's normal form, where every '%' starts a valid escape (so
+// "a%2Fb" must not become "a%252Fb"). Its escapes are kept as they are;
+// everything else outside unreserved, '/' of a catch-all included, is
+// escaped like any other value.
+func appendEscaped(dst, v []byte, inQuery, escaped bool) []byte {
 	const hex = "0123456789ABCDEF"
 	dots := !inQuery && (string(v) == "." || string(v) == "..")
-	for _, c := range v {
-		if unreserved(c) && !dots {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case unreserved(c) && !dots:
 			dst = append(dst, c)
-			continue
+		case escaped && c == '%' && i+2 < len(v) && isHex(v[i+1]) && isHex(v[i+2]):
+			dst = append(dst, '%', hex[unhex(v[i+1])], hex[unhex(v[i+2])])
+			i += 2
+		default:
+			dst = append(dst, '%', hex[c>>4], hex[c&0xf])
 		}
-		dst = append(dst, '%', hex[c>>4], hex[c&0xf])
 	}
 	return dst
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 func unreserved(c byte) bool {

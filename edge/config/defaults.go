@@ -10,6 +10,7 @@ const (
 	defaultWriteTimeout       = 10 * time.Second
 	defaultIdleTimeout        = 60 * time.Second
 	defaultMaxHeaderBytes     = 16384
+	defaultMaxHeaderCount     = 100
 	defaultMaxBodyBytes       = 4 << 20
 	defaultMaxConnections     = 100000
 	defaultShutdownTimeout    = 30 * time.Second
@@ -18,6 +19,7 @@ const (
 	defaultAdminListen        = "127.0.0.1:9901"
 	defaultRedisCacheTTL      = 30 * time.Second
 	defaultRedisOnError       = "fail_open"
+	defaultRedisTimeout       = 50 * time.Millisecond
 	defaultLogLevel           = "info"
 	defaultAccessLog          = "stdout"
 	defaultJWTCacheEntries    = 100000
@@ -64,6 +66,7 @@ func (c *Config) Defaults() {
 	redis := len(c.Redis.Addrs) > 0
 	setDuration(&c.Redis.ClientCacheTTL, defaultRedisCacheTTL)
 	setString(&c.Redis.OnError, defaultRedisOnError)
+	setDuration(&c.Redis.Timeout, defaultRedisTimeout)
 	setString(&c.Logging.Level, defaultLogLevel)
 	setString(&c.Logging.AccessLog, defaultAccessLog)
 	c.Auth.defaults(redis)
@@ -95,6 +98,7 @@ func (s *Server) defaults() {
 	setDuration(&s.WriteTimeout, defaultWriteTimeout)
 	setDuration(&s.IdleTimeout, defaultIdleTimeout)
 	setInt(&s.MaxHeaderBytes, defaultMaxHeaderBytes)
+	setInt(&s.MaxHeaderCount, defaultMaxHeaderCount)
 	setInt(&s.MaxBodyBytes, defaultMaxBodyBytes)
 	setInt(&s.MaxConnections, defaultMaxConnections)
 	setDuration(&s.ShutdownTimeout, defaultShutdownTimeout)

@@ -40,6 +40,11 @@ type Server struct {
 	// MaxHeaderBytes bounds the request line and headers; larger is 431.
 	// Default 16384.
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxHeaderCount bounds the number of request header fields, Host
+	// included; more is 431. The byte bound alone would still let a client
+	// send thousands of tiny fields, each costing a slot and a pass of
+	// every header scan. Default 100.
+	MaxHeaderCount int `yaml:"max_header_count"`
 	// MaxBodyBytes bounds a request body; larger is 413. Default 4194304.
 	MaxBodyBytes int `yaml:"max_body_bytes"`
 	// MaxConnections bounds concurrent client connections. Default 100000.
@@ -91,6 +96,12 @@ type Redis struct {
 	ClientCacheTTL Duration `yaml:"client_cache_ttl"`
 	// OnError is fail_open (default) or fail_closed.
 	OnError string `yaml:"on_error"`
+	// Timeout bounds how long a rate-limit decision in redis mode waits
+	// for Redis before on_error decides it: short enough that a slow
+	// Redis does not stall requests, long enough that a loaded one is
+	// not taken for a down one (each such decision is local, so strict
+	// limits loosen while it lasts). Default 50ms.
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Logging configures the process log and the access log.

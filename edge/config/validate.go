@@ -61,6 +61,7 @@ func (v *validator) server() {
 	v.positive("server.idle_timeout", s.IdleTimeout)
 	v.positive("server.shutdown_timeout", s.ShutdownTimeout)
 	v.positiveInt("server.max_header_bytes", s.MaxHeaderBytes)
+	v.positiveInt("server.max_header_count", s.MaxHeaderCount)
 	v.positiveInt("server.max_body_bytes", s.MaxBodyBytes)
 	v.positiveInt("server.max_connections", s.MaxConnections)
 	if s.MaxRequestsPerConn < 0 {
@@ -104,6 +105,7 @@ func (v *validator) redis() {
 	}
 	v.positive("redis.client_cache_ttl", r.ClientCacheTTL)
 	v.enum("redis.on_error", r.OnError, "fail_open", "fail_closed")
+	v.positive("redis.timeout", r.Timeout)
 }
 
 func (v *validator) logging() {

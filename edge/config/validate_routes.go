@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -158,10 +159,15 @@ func (v *validator) target(p string, r *Route, pat pattern, patOK bool) {
 		for _, call := range a.Calls {
 			cp := keyPath(p+".aggregate.calls", call.Name)
 			v.serviceRef(cp+".service", call.Service)
+			if !isUnreserved(call.Name) {
+				v.add(cp, "call names must be letters, digits and -._~ (they are JSON keys and X-Partial entries), got %q", call.Name)
+			}
 			if call.Path == "" {
 				v.add(cp+".path", "required")
-			} else if !strings.HasPrefix(call.Path, "/") {
-				v.add(cp+".path", "must start with /, got %q", call.Path)
+			} else {
+				for _, problem := range checkCallPath(call.Path) {
+					v.add(cp+".path", "%s, got %q", problem, call.Path)
+				}
 			}
 			v.callClaims(cp+".path", r, call.Path)
 		}
@@ -299,4 +305,52 @@ func methodNames(set uint8) string {
 		}
 	}
 	return strings.Join(names, ", ")
+}
+
+// checkCallPath checks the literal text of an aggregate call path. The
+// values put into it are escaped and checked per request; the text itself
+// must already be what goes on the wire: no blanks, control bytes or '#'
+// (fasthttp would alter or cut them), and no segment that a backend
+// decoding the path would read as "." or "..", or split at an escaped
+// '/' or '\'.
+func checkCallPath(p string) []string {
+	var problems []string
+	if !strings.HasPrefix(p, "/") {
+		problems = append(problems, "must start with /")
+	}
+	if hasBlankOrControl(p) || strings.ContainsRune(p, '#') {
+		problems = append(problems, "must not contain spaces, control characters or '#'")
+	}
+	path, _, _ := strings.Cut(p, "?")
+	if strings.Contains(path, "//") {
+		// "//host/x" reads as an authority to some parsers, fasthttp's
+		// among them.
+		problems = append(problems, "must not contain empty segments (//)")
+	}
+	for _, seg := range strings.Split(path, "/") {
+		if strings.ContainsRune(seg, '{') {
+			continue // a reference: checked per request
+		}
+		dec, err := url.PathUnescape(seg)
+		if err != nil || dec == "." || dec == ".." || strings.ContainsAny(dec, `/\`) {
+			problems = append(problems, "segments must not be dot-segments, malformed escapes or escaped slashes")
+			break
+		}
+	}
+	return problems
+}
+
+// isUnreserved reports whether s is a non-empty run of RFC 3986 unreserved
+// characters.
+func isUnreserved(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
 }

@@ -85,11 +85,21 @@ func TestValidate(t *testing.T) {
 			c.Routes[0].Service = ""
 			c.Routes[0].Aggregate = &Aggregate{Timeout: Duration(time.Second)}
 		}, "routes[0].aggregate.calls: at least one call is required"},
+		{"aggregate call climbs", func(c *Config) {
+			c.Routes[0].Service = ""
+			c.Routes[0].Aggregate = &Aggregate{Timeout: Duration(time.Second), Calls: []AggregateCall{{Name: "a", Service: "users", Path: "/a/%2E%2E/{id}"}}}
+		}, `routes[0].aggregate.calls.a.path: segments must not be dot-segments, malformed escapes or escaped slashes, got "/a/%2E%2E/{id}"`},
+		{"aggregate call name", func(c *Config) {
+			c.Routes[0].Service = ""
+			c.Routes[0].Aggregate = &Aggregate{Timeout: Duration(time.Second), Calls: []AggregateCall{{Name: "a,b", Service: "users", Path: "/a#x"}}}
+		}, `routes[0].aggregate.calls["a,b"]: call names must be letters, digits and -._~ (they are JSON keys and X-Partial entries), got "a,b"`},
 		{"nil route", func(c *Config) { c.Routes = append(c.Routes, nil) }, "routes[2]: empty route"},
 		{"instance", func(c *Config) { c.Services["users"].Instances = []string{"localhost"} }, `services.users.instances[0]: want host:port with a numeric port, such as 127.0.0.1:9001, got "localhost"`},
 		{"hash_on", func(c *Config) { c.Services["users"].HashOn = "cookie:a b" }, `services.users.hash_on: invalid cookie name "a b" in "cookie:a b"`},
 		{"mode redis", func(c *Config) { c.RateLimits["per_ip"].Mode = "redis" }, "rate_limits.per_ip.mode: redis needs redis.addrs"},
 		{"listen", func(c *Config) { c.Server.Listen = "localhost" }, `server.listen: want host:port such as :8080 or 127.0.0.1:8080, got "localhost"`},
+		{"header count", func(c *Config) { c.Server.MaxHeaderCount = -1 }, "server.max_header_count: must be greater than 0, got -1"},
+		{"requests per conn", func(c *Config) { c.Server.MaxRequestsPerConn = -1 }, "server.max_requests_per_conn: must not be negative (0 is unlimited), got -1"},
 		{"admin same", func(c *Config) { c.Admin.Listen = c.Server.Listen }, "admin.listen: same address as server.listen (:8080)"},
 		{"redis addr", func(c *Config) { c.Redis.Addrs = []string{"redis"} }, `redis.addrs[0]: want host:port with a numeric port, such as 127.0.0.1:9001, got "redis"`},
 		{"log level", func(c *Config) { c.Logging.Level = "trace" }, `logging.level: unknown value "trace" (want debug, info, warn or error)`},

@@ -1,6 +1,7 @@
 package route
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"unsafe"
@@ -291,4 +292,95 @@ func refMoreSpecific(a, b *Spec) bool {
 		return len(a.Query) > len(b.Query)
 	}
 	return narrowed(a.Methods) && !narrowed(b.Methods)
+}
+
+// FuzzTemplate compiles arbitrary rewrite templates against the parameters
+// of an arbitrary pattern and applies them to the parameters of an
+// arbitrary matched path. CompileTemplate must refuse or accept without
+// panicking; an accepted template must print back (String) to a template
+// that compiles to itself, and AppendPath must equal refExpand, which
+// replaces each reference with a regular expression instead of the
+// compiled parts, and must leave the bytes already in dst alone.
+//
+// The Template guarantees no more than that: it copies values as they are
+// and does not escape them. The handler escapes the rewritten path (its
+// normal form, edge/path.go) before it goes upstream, and config validation makes sure a rewrite
+// starts with '/' and holds no '?' or '#'. For such templates the output
+// starts with '/', and every '?' and '#' in it came from a value.
+func FuzzTemplate(f *testing.F) {
+	for _, tc := range []struct{ pattern, tmpl, path string }{
+		{"/api/{id}/{rest...}", "/users/{rest}", "/api/42/orders/7"},
+		{"/api/{id}/{rest...}", "/u/{id}/x/{rest...}", "/api/42/"},
+		{"/a/{x}", "{x}{x}", "/a/%3F"},
+		{"/a/{x}", "/q?x={x}", "/a/b"},
+		{"/a/{x}", "/{x}/}", "/a/b"},
+		{"/a/{x}", "/{{x}}", "/a/b"},
+		{"/a/{x}", "/{y}", "/a/b"},
+		{"/a/{x}", "/{}", "/a/b"},
+		{"/a/{x}", "/{x...", "/a/b"},
+		{"/f/{rest...}", "/g/{rest}", "/f/../../etc?#"},
+		{"/", "", "/"},
+	} {
+		f.Add(tc.pattern, tc.tmpl, tc.path)
+	}
+	f.Fuzz(func(t *testing.T, pattern, tmpl, path string) {
+		tab, err := Compile([]Spec{{Path: pattern}})
+		if err != nil {
+			return
+		}
+		names := tab.ParamNames(0)
+		tp, err := CompileTemplate(tmpl, names)
+		if err != nil {
+			if !strings.Contains(err.Error(), "template") {
+				t.Fatalf("error does not name the template: %v", err)
+			}
+			return
+		}
+		if tp.IsZero() != (tmpl == "") {
+			t.Fatalf("CompileTemplate(%q).IsZero() = %v", tmpl, tp.IsZero())
+		}
+		again, err := CompileTemplate(tp.String(), names)
+		if err != nil || again.String() != tp.String() {
+			t.Fatalf("String %q of %q does not compile back to itself: %q, %v", tp.String(), tmpl, again.String(), err)
+		}
+
+		var res Result
+		tab.Match(&Request{Method: []byte("GET"), Path: []byte(path)}, &res)
+		if res.Status != Found {
+			return
+		}
+		values := make(map[string]string, len(names))
+		for i, n := range names {
+			values[n] = string(res.Params.Value(i))
+		}
+		got := tp.AppendPath([]byte("prefix"), &res.Params)
+		want := "prefix" + refExpand(tmpl, values)
+		if string(got) != want {
+			t.Fatalf("AppendPath(%q) with %v = %q, want %q", tmpl, values, got, want)
+		}
+		if strings.HasPrefix(tmpl, "/") && !strings.ContainsAny(tmpl, "?#") {
+			out := string(got[len("prefix"):])
+			if !strings.HasPrefix(out, "/") {
+				t.Fatalf("template %q gave %q, which does not start with /", tmpl, out)
+			}
+			fromValues := 0
+			for _, ref := range refReference.FindAllStringSubmatch(tmpl, -1) {
+				fromValues += strings.Count(values[ref[1]], "?") + strings.Count(values[ref[1]], "#")
+			}
+			if n := strings.Count(out, "?") + strings.Count(out, "#"); n != fromValues {
+				t.Fatalf("template %q gave %q: %d of '?' and '#', its values hold %d", tmpl, out, n, fromValues)
+			}
+		}
+	})
+}
+
+// refReference matches one reference of a valid template.
+var refReference = regexp.MustCompile(`\{([^{}]*?)(?:\.\.\.)?\}`)
+
+// refExpand expands a template that CompileTemplate accepted, by regular
+// expression.
+func refExpand(tmpl string, values map[string]string) string {
+	return refReference.ReplaceAllStringFunc(tmpl, func(ref string) string {
+		return values[refReference.FindStringSubmatch(ref)[1]]
+	})
 }
