@@ -1,8 +1,14 @@
 // Command report turns the raw runs written by bench/run.sh into
 // bench/results/latest.json and BENCHMARKS.md: medians per target over the
 // rounds, ratios against nginx and against the bare backend, CPU cost per
-// 100k requests, the machine, the versions, the exact commands and the top
-// of the gateway's CPU profile.
+// 100k requests, the suite's goals met or missed and by how much, vegeta's
+// open-loop latencies with their charts, the machine, the versions, the
+// exact commands and the gateway's CPU profiles, grouped into where the
+// time goes.
+//
+// A scenario without nginx or the bare backend of its own (the access-log
+// variants, the API key route) is compared with those of the plain 1 KiB
+// scenario of the same run, and the table says so.
 //
 //	report -results bench/results -out BENCHMARKS.md
 package main
@@ -54,6 +60,7 @@ type summary struct {
 	P50us            float64  `json:"p50_us_median"`
 	P99us            float64  `json:"p99_us_median"`
 	P999us           float64  `json:"p999_us_median"`
+	MeanUs           float64  `json:"mean_us_median"`
 	ProxyCPUPer100k  *float64 `json:"proxy_cpu_s_per_100k_median"`
 	BackendCPUPer100 float64  `json:"backend_cpu_s_per_100k_median"`
 	ProxyCores       *float64 `json:"proxy_cores_median"`
@@ -61,6 +68,7 @@ type summary struct {
 	WrkCores         float64  `json:"wrk_cores_median"`
 	OtherCores       float64  `json:"other_processes_cores_median"`
 	IdleCores        float64  `json:"idle_cores_median"`
+	Requests         float64  `json:"requests_total"`
 	Errors           float64  `json:"socket_errors_total"`
 	Non2xx           float64  `json:"non2xx_total"`
 	BytesPerReq      float64  `json:"bytes_per_request"`
@@ -70,12 +78,16 @@ type summary struct {
 }
 
 type scenario struct {
-	ID        string    `json:"id"`
-	Title     string    `json:"title"`
-	BodyBytes int       `json:"body_bytes"`
-	Nginx     string    `json:"nginx_reference,omitempty"`
-	Direct    string    `json:"direct_reference,omitempty"`
-	Targets   []summary `json:"targets"`
+	ID        string `json:"id"`
+	Title     string `json:"title"`
+	BodyBytes int    `json:"body_bytes"`
+	Nginx     string `json:"nginx_reference,omitempty"`
+	Direct    string `json:"direct_reference,omitempty"`
+	// NginxFrom and DirectFrom name the scenario the references were taken
+	// from when it is not this one.
+	NginxFrom  string    `json:"nginx_reference_scenario,omitempty"`
+	DirectFrom string    `json:"direct_reference_scenario,omitempty"`
+	Targets    []summary `json:"targets"`
 }
 
 type meta struct {
@@ -109,20 +121,40 @@ func generate(dir, out string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pprofTop, err := os.ReadFile(filepath.Join(dir, "latest-pprof.txt"))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	vruns, err := readVegeta(filepath.Join(dir, "latest-vegeta.tsv"))
+	if err != nil {
 		return err
 	}
+	var profiles []profile
+	var profileTexts []string
+	for _, id := range m.values["profile"] {
+		text, err := os.ReadFile(filepath.Join(dir, "latest-pprof-"+id+".txt"))
+		if errors.Is(err, os.ErrNotExist) {
+			text = []byte("NOTE: The profile file is missing.")
+		} else if err != nil {
+			return err
+		}
+		p := parseProfile(string(text))
+		p.Scenario, p.Target = id, m.get("profile."+id+".target")
+		profiles = append(profiles, p)
+		profileTexts = append(profileTexts, string(text))
+	}
 	scenarios := summarize(runs, m)
-	if len(scenarios) == 0 {
+	if len(scenarios) == 0 && len(vruns) == 0 {
 		return errors.New("no scenario in latest-meta.tsv")
 	}
+	vsum := summarizeVegeta(vruns)
+	gs := goals(scenarios, m)
 
 	doc := struct {
-		Meta      map[string]any `json:"meta"`
-		Scenarios []scenario     `json:"scenarios"`
-		Runs      []run          `json:"runs"`
-	}{Meta: map[string]any{}, Scenarios: scenarios, Runs: runs}
+		Meta      map[string]any  `json:"meta"`
+		Goals     []goal          `json:"goals"`
+		Scenarios []scenario      `json:"scenarios"`
+		Vegeta    []vegetaSummary `json:"vegeta"`
+		Profiles  []profile       `json:"profiles"`
+		Runs      []run           `json:"runs"`
+		Attacks   []vegetaRun     `json:"vegeta_runs"`
+	}{Meta: map[string]any{}, Goals: gs, Scenarios: scenarios, Vegeta: vsum, Profiles: profiles, Runs: runs, Attacks: vruns}
 	for _, k := range m.order {
 		if v := m.values[k]; len(v) == 1 {
 			doc.Meta[k] = v[0]
@@ -148,10 +180,8 @@ func generate(dir, out string, stdout io.Writer) error {
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	md := markdown(scenarios, m, strings.TrimRight(string(pprofTop), "\n"))
-	if len(analysis) > 0 {
-		md = strings.Replace(md, "\n## Where the time goes\n\n", "\n## Where the time goes\n\n"+strings.TrimRight(string(analysis), "\n")+"\n\n", 1)
-	}
+	md := markdown(report{scenarios: scenarios, meta: m, goals: gs, vegeta: vsum, profiles: profiles,
+		profileTexts: profileTexts, analysis: strings.TrimRight(string(analysis), "\n"), micro: microInfo(dir)})
 	if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
 		return err
 	}
@@ -246,12 +276,19 @@ func ptr(x float64) *float64 {
 }
 
 var labels = map[string]string{
-	"direct":      "backend (direct)",
-	"gateway":     "gateway",
-	"gateway-log": "gateway, access log on",
-	"nginx":       "nginx",
-	"nginx-log":   "nginx, access log on",
-	"haproxy":     "HAProxy",
+	"direct":             "backend (direct)",
+	"gateway":            "gateway",
+	"gateway-log":        "gateway, access log on",
+	"nginx":              "nginx",
+	"nginx-log":          "nginx, access log on",
+	"haproxy":            "HAProxy",
+	"haproxy-log":        "HAProxy, access log on",
+	"gateway-chain":      "gateway, full chain",
+	"gateway-apikey":     "gateway, API key (Redis)",
+	"gateway-429":        "gateway, 429 flood",
+	"gateway-aggregate":  "gateway, aggregate of 5",
+	"gateway-sequential": "gateway, 5 calls one by one",
+	"gateway-10k":        "gateway, 10,000 routes",
 }
 
 func label(t string) string {
@@ -278,7 +315,7 @@ func summarize(runs []run, m *meta) []scenario {
 			sc.Direct = "direct"
 		}
 		for _, t := range targets {
-			var rps, p50, p99, p999, pcpu, bcpu, pcores, bcores, wcores, ocores, idle []float64
+			var rps, p50, p99, p999, mean, pcpu, bcpu, pcores, bcores, wcores, ocores, idle []float64
 			s := summary{Target: t, Label: label(t)}
 			for _, r := range runs {
 				if r.Scenario != id || r.Target != t {
@@ -289,6 +326,7 @@ func summarize(runs []run, m *meta) []scenario {
 				p50 = append(p50, r.P50us)
 				p99 = append(p99, r.P99us)
 				p999 = append(p999, r.P999us)
+				mean = append(mean, r.MeanUs)
 				pcpu = append(pcpu, r.ProxyCPUs/r.Requests*1e5)
 				bcpu = append(bcpu, r.BackendCPUs/r.Requests*1e5)
 				pcores = append(pcores, r.ProxyCPUs/r.DurationS)
@@ -300,6 +338,7 @@ func summarize(runs []run, m *meta) []scenario {
 				}
 				ocores = append(ocores, math.Max(0, r.BusyCPUs-ours)/r.DurationS)
 				idle = append(idle, math.Max(0, nproc-r.BusyCPUs/r.DurationS))
+				s.Requests += r.Requests
 				s.Errors += r.Errors
 				s.Non2xx += r.Non2xx
 				s.BytesPerReq = r.BytesPerReq
@@ -309,7 +348,7 @@ func summarize(runs []run, m *meta) []scenario {
 			}
 			s.RPS = median(rps)
 			s.RPSMin, s.RPSMax = minMax(rps)
-			s.P50us, s.P99us, s.P999us = median(p50), median(p99), median(p999)
+			s.P50us, s.P99us, s.P999us, s.MeanUs = median(p50), median(p99), median(p999), median(mean)
 			s.ProxyCPUPer100k = ptr(median(pcpu))
 			s.BackendCPUPer100 = median(bcpu)
 			s.ProxyCores = ptr(median(pcores))
@@ -328,6 +367,21 @@ func summarize(runs []run, m *meta) []scenario {
 			return nil
 		}
 		ng, di := ref(sc.Nginx), ref(sc.Direct)
+		// Borrow the plain 1 KiB scenario's references for a 1 KiB
+		// scenario without its own; the aggregate measures latency at a few
+		// connections, where a req/s ratio would mean nothing.
+		if plain := plainScenario(out); plain != nil && sc.BodyBytes == 1024 && id != "aggregate" {
+			if ng == nil {
+				if ng = plain.find("nginx"); ng != nil {
+					sc.Nginx, sc.NginxFrom = "nginx", plain.ID
+				}
+			}
+			if di == nil {
+				if di = plain.find("direct"); di != nil {
+					sc.Direct, sc.DirectFrom = "direct", plain.ID
+				}
+			}
+		}
 		for i := range sc.Targets {
 			s := &sc.Targets[i]
 			if ng != nil {
@@ -343,6 +397,25 @@ func summarize(runs []run, m *meta) []scenario {
 		out = append(out, sc)
 	}
 	return out
+}
+
+// plainScenario is the plain 1 KiB scenario among those summarised so far.
+func plainScenario(scs []scenario) *scenario {
+	for i := range scs {
+		if scs[i].ID == "plain-1k" {
+			return &scs[i]
+		}
+	}
+	return nil
+}
+
+func (sc *scenario) find(target string) *summary {
+	for i := range sc.Targets {
+		if sc.Targets[i].Target == target {
+			return &sc.Targets[i]
+		}
+	}
+	return nil
 }
 
 func contains(xs []string, x string) bool {
@@ -406,104 +479,6 @@ func size(n int) string {
 	default:
 		return fmt.Sprintf("%d bytes", n)
 	}
-}
-
-func markdown(scenarios []scenario, m *meta, pprofTop string) string {
-	var b strings.Builder
-	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-
-	w("# Benchmarks\n\n")
-	w("Generated by `bench/run.sh` (`make bench`) on %s; rerun it rather than editing this file.\n", m.get("date"))
-	w("How the numbers are taken and how to read them: [bench/README.md](bench/README.md).\n\n")
-	w("Every target is a separate process in front of the same fasthttp backend; `wrk` drives it over\n")
-	w("loopback. Load generator, proxy and backend share the machine's %s cores, so req/s is a\n", m.get("nproc"))
-	w("property of the whole box; **CPU s / 100k req** (CPU time the proxy process itself used) is the\n")
-	w("per-request cost of the proxy and the figure least disturbed by that sharing. Each value is the\n")
-	w("median over the rounds; rounds interleave the targets so that drift on a noisy machine hits them all.\n\n")
-
-	w("## Machine\n\n")
-	w("| | |\n| --- | --- |\n")
-	w("| CPU | %s |\n", m.get("cpu"))
-	w("| cores (nproc) | %s |\n", m.get("nproc"))
-	w("| kernel | %s |\n", m.get("kernel"))
-	w("| load average at start | %s |\n", m.get("loadavg"))
-	w("| settings | `%s` |\n", m.get("settings"))
-	if e := m.get("elapsed_s"); e != "" {
-		w("| run time | %s s |\n", e)
-	}
-	w("\n## Versions\n\n")
-	w("| | |\n| --- | --- |\n")
-	for _, k := range []string{"gateway", "go", "nginx", "haproxy", "wrk"} {
-		w("| %s | %s |\n", k, strings.ReplaceAll(m.get("version."+k), "|", "\\|"))
-	}
-
-	w("\n## Commands\n\n")
-	w("Run from the repository root:\n\n```sh\n%s\n```\n\n", m.get("cmd.run"))
-	w("Each measured run (PORT is the target's port; the Lua script only prints the numbers):\n\n```sh\n%s\n```\n\n", m.get("cmd.wrk"))
-	w("Processes started (configurations are rendered from `bench/gateway.yaml`, `bench/nginx.conf.tmpl`,\n`bench/haproxy.cfg.tmpl` into `bench/results/tmp/`):\n\n```sh\n")
-	seen := map[string]bool{}
-	for _, c := range m.values["cmd.process"] {
-		if !seen[c] {
-			seen[c] = true
-			w("%s\n", c)
-		}
-	}
-	w("```\n")
-
-	for _, sc := range scenarios {
-		w("\n## %s\n\n", sc.Title)
-		if len(sc.Targets) == 0 {
-			w("No runs recorded.\n")
-			continue
-		}
-		w("Body %s; %d rounds per target.", size(sc.BodyBytes), sc.Targets[0].Rounds)
-		if sc.Nginx != "" {
-			w(" \"vs nginx\" divides by %s.", label(sc.Nginx))
-		}
-		if sc.Direct == "" {
-			w(" No direct run in this scenario, so no ratio against the backend.")
-		}
-		w("\n\n")
-		w("| target | req/s (median) | req/s min–max | p50 | p99 | p99.9 | CPU s / 100k req | req/s vs nginx | req/s vs direct | CPU vs nginx |\n")
-		w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-		for _, s := range sc.Targets {
-			cpu := opt(s.ProxyCPUPer100k, "%.2f")
-			if s.Target == "direct" {
-				cpu = fmt.Sprintf("(backend %.2f)", s.BackendCPUPer100)
-			}
-			w("| %s | %s | %s–%s | %s | %s | %s | %s | %s | %s | %s |\n",
-				s.Label, num(s.RPS), num(s.RPSMin), num(s.RPSMax), ms(s.P50us), ms(s.P99us), ms(s.P999us),
-				cpu, ratio(s.VsNginx), ratio(s.VsDirect), ratio(s.CPUVsNginx))
-		}
-		w("\nWho used the cores (median CPU seconds per second of run; %s available):\n\n", m.get("nproc"))
-		w("| target | proxy | backend | wrk | rest of the machine | idle | backend CPU s / 100k req | bytes / response | socket errors | non-2xx |\n")
-		w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-		var warn []string
-		for _, s := range sc.Targets {
-			w("| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s | %s |\n", s.Label, opt(s.ProxyCores, "%.2f"),
-				s.BackendCores, s.WrkCores, s.OtherCores, s.IdleCores, s.BackendCPUPer100, num(s.BytesPerReq), num(s.Errors), num(s.Non2xx))
-			if s.Errors > 0 || s.Non2xx > 0 {
-				warn = append(warn, fmt.Sprintf("%s: %s socket errors, %s non-2xx responses", s.Label, num(s.Errors), num(s.Non2xx)))
-			}
-		}
-		if len(warn) > 0 {
-			w("\n**Warning:** failed requests make these numbers unreliable: %s.\n", strings.Join(warn, "; "))
-		}
-	}
-
-	w("\n## Where the time goes\n\n")
-	switch {
-	case pprofTop == "":
-		w("No CPU profile was taken.\n")
-	case strings.HasPrefix(pprofTop, "NOTE:"):
-		w("%s\n", strings.TrimPrefix(pprofTop, "NOTE: "))
-	default:
-		w("CPU profile of the gateway from its admin listener (`/debug/pprof/profile`) during one extra\n")
-		w("run of the first scenario, outside the measured rounds. Everything the process does is in it:\n")
-		w("the server side, routing, the upstream client, the runtime and the kernel calls.\n\n")
-		w("```\n%s\n```\n", pprofTop)
-	}
-	return b.String()
 }
 
 func printSummary(w io.Writer, scenarios []scenario) {
