@@ -25,6 +25,7 @@
 #   VEGETA_RATES="2000 5000 10000"  open-loop rates, requests per second
 #   VEGETA_DURATION=10s  length of one vegeta attack
 #   VEGETA_ROUNDS=1 attacks per rate and target (interleaved like wrk's)
+#   LIMITER_BENCHTIME=3s  length of each limiter Go benchmark (ROUNDS counts)
 #   BASE_PORT=19100 first of the 20 consecutive loopback ports used
 #   DEADLINE=0      hard limit on the whole run in seconds (0: derived)
 #
@@ -36,6 +37,7 @@ QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
 	ROUNDS=${ROUNDS:-1} DURATION=${DURATION:-2s} WARMUP=${WARMUP:-0s}
 	PROFILE_SECONDS=${PROFILE_SECONDS:-2} VEGETA_DURATION=${VEGETA_DURATION:-2s}
+	LIMITER_BENCHTIME=${LIMITER_BENCHTIME:-1s}
 fi
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
@@ -114,6 +116,7 @@ source "$BENCH/lib/processes.sh"
 source "$BENCH/lib/targets.sh"
 source "$BENCH/lib/wrk.sh"
 source "$BENCH/lib/vegeta.sh"
+source "$BENCH/lib/limiter.sh"
 
 # ---------------------------------------------------------------- scenarios
 
@@ -170,8 +173,9 @@ done
 nrates=$(wc -w <<<"$VEGETA_RATES")
 if ((DEADLINE == 0)); then
 	# 20 wrk runs per round plus warm-ups and profiles, 3 targets per rate
-	# for vegeta, and room for starting and stopping processes.
-	DEADLINE=$((900 + ROUNDS * DUR_S * 30 + VEGETA_ROUNDS * nrates * 3 * (VEGETA_S + 20)))
+	# for vegeta, the limiter benchmarks, and room for starting and stopping
+	# processes.
+	DEADLINE=$((900 + ROUNDS * DUR_S * 30 + VEGETA_ROUNDS * nrates * 3 * (VEGETA_S + 20) + ROUNDS * 300))
 fi
 start_watchdog "$DEADLINE"
 
@@ -191,7 +195,7 @@ done
 printf 'scenario\ttarget\tround\trequests\tduration_s\trps\tp50_us\tp99_us\tp999_us\tmean_us\terrors\tnon2xx\tbytes_per_req\tproxy_cpu_s\tbackend_cpu_s\twrk_cpu_s\tmachine_busy_cpu_s\n' >"$RUNS"
 printf 'rate\ttarget\tround\trequests\tok\tsuccess\tachieved_rps\tp50_us\tp99_us\tp999_us\tmax_us\tmean_us\tproxy_cpu_s\n' >"$VRUNS"
 : >"$META"
-rm -f "$RESULTS"/latest-pprof*.txt "$RESULTS"/vegeta-*.png
+rm -f "$RESULTS"/latest-pprof*.txt "$RESULTS"/vegeta-*.png "$RESULTS"/latest-limiter.txt
 meta date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 meta nproc "$(nproc)"
 meta cpu "$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -225,6 +229,7 @@ meta aggregate.calls_ms "5 10 15 20 25" # the paths of bench/gateway-aggregate.y
 scenario aggregate 1024 "Aggregate of 5 calls (5 to 25 ms) against the same 5 calls made one after another" gateway-aggregate gateway-sequential
 scenario routes-10k 1024 "10,000 routes loaded, one in the middle requested, against a single route" gateway gateway-10k
 if selected vegeta; then vegeta_scenario; fi
+if selected limiter; then limiter_scenario; fi
 
 for c in "${COMMANDS[@]}"; do meta cmd.process "$c"; done
 meta elapsed_s "$((SECONDS - STARTED))"

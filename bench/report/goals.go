@@ -47,8 +47,8 @@ func aggregateBudget(m *meta) (slowestMs, budgetUs float64, ok bool) {
 }
 
 // goals evaluates the suite's targets; a goal whose scenario did not run is
-// listed as not measured.
-func goals(scenarios []scenario, m *meta) []goal {
+// listed as not measured. lim is nil when the run had no limiter step.
+func goals(scenarios []scenario, m *meta, lim *limiterSummary) []goal {
 	var gs []goal
 	add := func(g goal, measured bool) {
 		if measured && !math.IsNaN(g.Value) && !math.IsInf(g.Value, 0) {
@@ -116,6 +116,10 @@ func goals(scenarios []scenario, m *meta) []goal {
 		g.Measured = fmt.Sprintf("%s (slowest call %.0f ms)", ms(ag.P50us), slowest)
 	}
 	add(g, ag != nil && known)
+
+	for _, g := range limiterGoals(lim) {
+		add(g, g.Measured != "")
+	}
 	return gs
 }
 

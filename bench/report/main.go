@@ -140,21 +140,26 @@ func generate(dir, out string, stdout io.Writer) error {
 		profileTexts = append(profileTexts, string(text))
 	}
 	scenarios := summarize(runs, m)
-	if len(scenarios) == 0 && len(vruns) == 0 {
-		return errors.New("no scenario in latest-meta.tsv")
+	if len(scenarios) == 0 && len(vruns) == 0 && m.get("limiter.cmd") == "" {
+		return errors.New("no scenario, vegeta run or limiter run in latest-meta.tsv")
 	}
 	vsum := summarizeVegeta(vruns)
-	gs := goals(scenarios, m)
+	lim, err := readLimiter(filepath.Join(dir, "latest-limiter.txt"))
+	if err != nil {
+		return err
+	}
+	gs := goals(scenarios, m, lim)
 
 	doc := struct {
 		Meta      map[string]any  `json:"meta"`
 		Goals     []goal          `json:"goals"`
 		Scenarios []scenario      `json:"scenarios"`
 		Vegeta    []vegetaSummary `json:"vegeta"`
+		Limiter   *limiterSummary `json:"limiter"`
 		Profiles  []profile       `json:"profiles"`
 		Runs      []run           `json:"runs"`
 		Attacks   []vegetaRun     `json:"vegeta_runs"`
-	}{Meta: map[string]any{}, Goals: gs, Scenarios: scenarios, Vegeta: vsum, Profiles: profiles, Runs: runs, Attacks: vruns}
+	}{Meta: map[string]any{}, Goals: gs, Scenarios: scenarios, Vegeta: vsum, Limiter: lim, Profiles: profiles, Runs: runs, Attacks: vruns}
 	for _, k := range m.order {
 		if v := m.values[k]; len(v) == 1 {
 			doc.Meta[k] = v[0]
@@ -180,7 +185,7 @@ func generate(dir, out string, stdout io.Writer) error {
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	md := markdown(report{scenarios: scenarios, meta: m, goals: gs, vegeta: vsum, profiles: profiles,
+	md := markdown(report{scenarios: scenarios, meta: m, goals: gs, vegeta: vsum, limiter: lim, profiles: profiles,
 		profileTexts: profileTexts, analysis: strings.TrimRight(string(analysis), "\n"), micro: microInfo(dir)})
 	if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
 		return err

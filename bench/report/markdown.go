@@ -15,6 +15,7 @@ type report struct {
 	meta         *meta
 	goals        []goal
 	vegeta       []vegetaSummary
+	limiter      *limiterSummary
 	profiles     []profile
 	profileTexts []string
 	analysis     string // bench/analysis.md, the hand-written reading
@@ -87,6 +88,7 @@ func markdown(r report) string {
 		writeScenario(w, sc, m)
 	}
 	writeVegeta(w, r.vegeta, m)
+	writeLimiter(w, r.limiter, m)
 
 	w("\n## Micro-benchmarks\n\n")
 	w("The Go benchmarks of the hot packages (`make bench-micro`, which runs `bench/micro.sh`) are in\n")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -62,7 +63,7 @@ func TestGoals(t *testing.T) {
 		{ID: "aggregate", Targets: []summary{{Target: "gateway-aggregate", P50us: 33000}}},
 	}
 	byGoal := map[string]goal{}
-	for _, g := range goals(scs, m) {
+	for _, g := range goals(scs, m, nil) {
 		byGoal[g.Goal] = g
 	}
 	check := func(name string, met *bool, margin string) {
@@ -81,4 +82,58 @@ func TestGoals(t *testing.T) {
 	check("Plain proxy, 1 KiB: gateway p99 ≤ nginx p99", &yes, "met, 20% under")
 	check("Plain proxy, 64 KiB: gateway req/s ≥ HAProxy", nil, "—")
 	check("Aggregate of 5 calls: p50 ≤ slowest call + 10% (27.5 ms)", &no, "missed, 20% over the limit")
+}
+
+// limiterSample is two counts of bench/lib/limiter.sh's output, trimmed.
+const limiterSample = `goos: linux
+pkg: github.com/edgegate/gateway/limiter
+BenchmarkAllow/local/token_bucket/single-2         	 1000	        50.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkAllow/local/token_bucket/parallel-2       	 1000	        40.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkAllow/hybrid/token_bucket/single-2        	 1000	        51.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkAllow/hybrid/token_bucket/parallel-2      	 1000	        44.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkRedisAllow/token_bucket-2                 	 2000	     15000 ns/op	     60000 allow/s	         1.200 ratio-P1	         0.6000 ratio-P16	     50000 rb-P1/s	    100000 rb-P16/s	       3 B/op	       0 allocs/op
+BenchmarkAllow/local/token_bucket/single-2         	 1000	        60.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkAllow/local/token_bucket/parallel-2       	 1000	        50.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkAllow/hybrid/token_bucket/single-2        	 1000	        60.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkAllow/hybrid/token_bucket/parallel-2      	 1000	        52.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkRedisAllow/token_bucket-2                 	 2000	     15000 ns/op	     90000 allow/s	         1.500 ratio-P1	         0.9000 ratio-P16	     60000 rb-P1/s	    100000 rb-P16/s	       3 B/op	       0 allocs/op
+PASS
+`
+
+func TestLimiterSummaryAndGoals(t *testing.T) {
+	lines, err := readBenchLines(strings.NewReader(limiterSample))
+	if err != nil || len(lines) != 10 {
+		t.Fatalf("%d lines, %v", len(lines), err)
+	}
+	s := summarizeLimiter(lines)
+	if s == nil || s.Counts != 2 || len(s.Allow) != 2 || len(s.Redis) != 1 {
+		t.Fatalf("summary %+v", s)
+	}
+	// Ratios are taken per count, then the median: parallel 1.1 and 1.04.
+	if a := s.Allow[1]; a.Cores != "parallel" || a.LocalNs != 45 || a.HybridNs != 48 || math.Abs(a.Ratio-1.07) > 1e-9 {
+		t.Errorf("parallel %+v", a)
+	}
+	if r := s.Redis[0]; r.Allow != 75000 || r.P1 != 55000 || r.RatioP1 != 1.35 || r.RatioP16 != 0.75 {
+		t.Errorf("redis %+v", r)
+	}
+
+	byGoal := map[string]goal{}
+	for _, g := range goals(nil, &meta{values: map[string][]string{}}, s) {
+		byGoal[g.Goal] = g
+	}
+	want := map[string]string{
+		"Hybrid limiter: Allow within 5% of local mode (worst case)":                                           "missed, 1.9% over the limit",
+		"Redis mode: Allow/s ≥ 0.8× redis-benchmark, same script and 50 clients (-P 1; worst case)":            "met, 69% above",
+		"Redis mode: Allow/s ≥ 0.8× redis-benchmark -P 16 (800 requests in flight against our 50; worst case)": "missed, 6.2% short (needs 1.07× the measured value)",
+	}
+	for name, margin := range want {
+		if g, ok := byGoal[name]; !ok || g.Margin != margin {
+			t.Errorf("%s: %+v, want margin %q", name, g, margin)
+		}
+	}
+	for _, g := range goals(nil, &meta{values: map[string][]string{}}, nil) {
+		if strings.Contains(g.Goal, "limiter") && g.Met != nil {
+			t.Errorf("%s measured without a limiter run", g.Goal)
+		}
+	}
 }
