@@ -2,11 +2,9 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -80,11 +78,8 @@ func readBenchLines(r io.Reader) ([]benchLine, error) {
 // readLimiter reads latest-limiter.txt; nil when the run had no limiter
 // step.
 func readLimiter(path string) (*limiterSummary, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	f, err := openIfExists(path)
+	if f == nil {
 		return nil, err
 	}
 	defer f.Close()

@@ -44,11 +44,8 @@ type vegetaSummary struct {
 
 // readVegeta reads latest-vegeta.tsv; a run without vegeta has none.
 func readVegeta(path string) ([]vegetaRun, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	f, err := openIfExists(path)
+	if f == nil {
 		return nil, err
 	}
 	defer f.Close()
@@ -110,4 +107,14 @@ func summarizeVegeta(runs []vegetaRun) []vegetaSummary {
 		}
 	}
 	return out
+}
+
+// openIfExists opens path; a missing file gives a nil file and no error,
+// for the results of steps a run may leave out.
+func openIfExists(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return f, err
 }
