@@ -76,13 +76,13 @@ func TestRedisOutage(t *testing.T) {
 	// fail_open.
 	tl := count(openOuts)
 	adm, _, _ := admitted(openRun, be.received())
-	during := between(adm, killedAt, restartedAt)
-	duringTl := count(outcomesBetween(openOuts, killedAt, restartedAt))
+	during := sentWithin(adm, killedAt, restartedAt)
+	duringTl := count(sentWithin(openOuts, killedAt, restartedAt))
 	// Each instance's fallback counts fixed windows of its own (the local
 	// two-counter window admits under the limit in each), and an outage of
 	// d overlaps at most ceil(d/W)+1 of them.
 	localCap := instances * limit * (int((restartedAt-killedAt+window-1)/window) + 1)
-	afterAdm := between(adm, settled, runFor)
+	afterAdm := sentWithin(adm, settled, runFor)
 	worstAfter := maxCertainlyWithin(afterAdm, window)
 	afterWindows := perWindow(afterAdm, window)
 	v := &verdict{name: "redis-outage-open"}

@@ -109,27 +109,19 @@ func perWindow(adm []admit, window time.Duration) []int {
 	return counts
 }
 
-// between keeps the admissions sent within [from, to).
-func between(adm []admit, from, to time.Duration) []admit {
-	var out []admit
-	for _, a := range adm {
-		if a.Sent >= from && a.Sent < to {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// outcomesBetween keeps the outcomes of requests sent within [from, to).
-func outcomesBetween(outs []outcome, from, to time.Duration) []outcome {
-	var kept []outcome
-	for _, o := range outs {
-		if o.Sent >= from && o.Sent < to {
-			kept = append(kept, o)
+// sentWithin keeps the records sent within [from, to).
+func sentWithin[T interface{ sentAt() time.Duration }](records []T, from, to time.Duration) []T {
+	var kept []T
+	for _, r := range records {
+		if at := r.sentAt(); at >= from && at < to {
+			kept = append(kept, r)
 		}
 	}
 	return kept
 }
+
+func (a admit) sentAt() time.Duration   { return a.Sent }
+func (o outcome) sentAt() time.Duration { return o.Sent }
 
 // verdict is a scenario's one-line summary: name, then key=value pairs.
 type verdict struct {
