@@ -57,10 +57,19 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 	}
 	// Routing and forwarding use one host, chosen once: the absolute-form
 	// target's authority if there is one, else the Host header. Userinfo
-	// in it would make fasthttp add an Authorization header upstream.
+	// in either would make fasthttp add an Authorization header upstream,
+	// after the route's header rules ran; fasthttp splits it off the
+	// target before Host() is read, so the raw target is checked too.
 	host := ctx.Request.URI().Host()
-	if bytes.IndexByte(host, '@') >= 0 || bytes.IndexByte(h.Host(), '@') >= 0 {
+	if bytes.IndexByte(host, '@') >= 0 || bytes.IndexByte(h.Host(), '@') >= 0 || targetHasUserinfo(h.RequestURI()) {
 		errBadHost.write(ctx, x.traceID)
+		ctx.SetConnectionClose()
+		return
+	}
+	// An absolute-form target names http or https (RFC 9112, section
+	// 3.2.2); any other scheme is not a request for this gateway.
+	if s := ctx.Request.URI().Scheme(); !bytes.Equal(s, strHTTP) && !bytes.Equal(s, strHTTPS) {
+		errBadRequest.write(ctx, x.traceID)
 		ctx.SetConnectionClose()
 		return
 	}
@@ -134,11 +143,11 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 	// Routing parsed the query; parsed args would go out re-encoded, so the
 	// query is reset to the bytes the client sent.
 	uri.SetQueryStringBytes(uri.QueryString())
-	// Upstreams speak plain HTTP; fasthttp refuses to send an https URI
-	// through a plain HostClient.
-	if ctx.IsTLS() {
-		uri.SetSchemeBytes(strHTTP)
-	}
+	// Upstreams speak plain HTTP whatever the client's scheme: fasthttp
+	// refuses to send an https URI through a plain HostClient, and an
+	// https:// target on a plain listener would otherwise fail as if the
+	// backend had, counting against its circuit.
+	uri.SetSchemeBytes(strHTTP)
 
 	svc := r.service
 	if r.split != nil {

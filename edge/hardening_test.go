@@ -166,6 +166,8 @@ func TestHardeningFraming(t *testing.T) {
 		{"two Host headers", "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
 		{"control byte in the target", "GET /x\x01y HTTP/1.1\r\nHost: a\r\n\r\n"},
 		{"no version", "GET /x\r\nHost: a\r\n\r\n"},
+		{"bare LF after a chunk size", post + "Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n"},
+		{"bare LF after chunk data", post + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := a.count()
@@ -285,6 +287,91 @@ routes:
 }
 
 const rawOK = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+// TestHardeningAbsoluteForm covers request targets in absolute form (RFC
+// 9112, section 3.2.2), which fasthttp parses on its own terms: the
+// target's authority wins over the Host header, its userinfo is split off
+// and sent upstream as Authorization, and its scheme decides how fasthttp's
+// client would talk to the backend.
+func TestHardeningAbsoluteForm(t *testing.T) {
+	a := startBackend(t, "a")
+	vars := authJWTVars(t, a)
+	f := startGateway(t, `
+auth:
+  jwt: { issuer: https://issuer.test, audiences: [api], algorithms: [RS256], keys: [{ kid: r1, pem_file: "{{pem}}" }] }
+services:
+  a:
+    instances: ["{{a}}"]
+    timeout: 2s
+    circuit_breaker: { window: 10s, min_requests: 3, error_rate: 0.5, open_for: 1m }
+routes:
+  - { name: inner, match: { host: inner.example, path: "/{rest...}" }, service: a, auth: [jwt] }
+  - { name: outer, match: { path: "/{rest...}" }, service: a }
+`, vars)
+	addr := f.gw.Addr().String()
+	const tail = " HTTP/1.1\r\nHost: outer.example\r\n\r\n"
+
+	for _, tc := range []struct{ name, target string }{
+		{"user and password", "http://user:pass@outer.example/x"},
+		{"escaped at sign in the user", "http://user%40x@outer.example/x"},
+		{"empty userinfo", "http://@outer.example/x"},
+		{"userinfo before a port", "http://u:p@outer.example:80/x"},
+	} {
+		t.Run("userinfo: "+tc.name, func(t *testing.T) {
+			before := a.count()
+			c := rawDial(t, addr)
+			c.write("GET " + tc.target + tail)
+			wantRefused(t, c, c.read(), 400, "bad_request", a.count, before)
+		})
+	}
+	t.Run("a scheme other than http or https", func(t *testing.T) {
+		before := a.count()
+		c := rawDial(t, addr)
+		c.write("GET ftp://outer.example/x" + tail)
+		wantRefused(t, c, c.read(), 400, "bad_request", a.count, before)
+	})
+	t.Run("an at sign in the query is not userinfo", func(t *testing.T) {
+		c := rawDial(t, addr)
+		c.write("GET http://outer.example/x?to=a@b" + tail)
+		if r := c.read(); r.status != 200 {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		if got := a.last(t); got.URI != "/x?to=a@b" || got.Header.Get("Authorization") != "" {
+			t.Fatalf("backend saw uri %q, Authorization %q", got.URI, got.Header.Get("Authorization"))
+		}
+	})
+	// The target's host routes: a protected route is not reached through
+	// a public one by naming the public host in the Host header.
+	t.Run("the target's host picks the route", func(t *testing.T) {
+		before := a.count()
+		c := rawDial(t, addr)
+		c.write("GET http://inner.example/x" + tail)
+		r := c.read()
+		wantError(t, r.response(), 401, "unauthorized")
+		if a.count() != before {
+			t.Fatal("backend received a request for the protected route")
+		}
+	})
+	// An https:// target on the plain listener is forwarded like any
+	// other. It used to reach fasthttp's client as https, fail there, and
+	// count against the backend's circuit: a few such requests opened it
+	// for every client.
+	t.Run("https targets on a plain listener do not open the circuit", func(t *testing.T) {
+		c := rawDial(t, addr)
+		for i := range 10 {
+			c.write("GET https://outer.example/x HTTP/1.1\r\nHost: outer.example\r\n\r\n")
+			if r := c.read(); r.status != 200 {
+				t.Fatalf("request %d: status %d: %s", i, r.status, r.body)
+			}
+		}
+		if got := a.last(t); got.Header.Get("X-Forwarded-Proto") != "http" {
+			t.Fatalf("X-Forwarded-Proto %q for a plain connection", got.Header.Get("X-Forwarded-Proto"))
+		}
+		if r := do(t, "GET", f.base+"/y", ""); r.status != 200 {
+			t.Fatalf("a plain request after them: status %d: %s", r.status, r.body)
+		}
+	})
+}
 
 func TestHardeningReframing(t *testing.T) {
 	got := make(chan []byte, 4)

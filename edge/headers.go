@@ -17,6 +17,7 @@ var (
 	strXForwardedHost  = []byte("X-Forwarded-Host")
 	strHTTP            = []byte("http")
 	strHTTPS           = []byte("https")
+	strColonSlashSlash = []byte("://")
 	strCommaSpace      = []byte(", ")
 	strAllow           = []byte(fasthttp.HeaderAllow)
 )

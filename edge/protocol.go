@@ -188,3 +188,18 @@ var tokenByte = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// targetHasUserinfo reports whether an absolute-form request target has a
+// userinfo part ("http://user:pass@host/"), even an empty one: RFC 9110
+// deprecates it, and fasthttp would forward it as Authorization.
+func targetHasUserinfo(target []byte) bool {
+	i := bytes.Index(target, strColonSlashSlash)
+	if i < 0 || (len(target) > 0 && target[0] == '/') {
+		return false
+	}
+	authority := target[i+len(strColonSlashSlash):]
+	if end := bytes.IndexAny(authority, "/?#"); end >= 0 {
+		authority = authority[:end]
+	}
+	return bytes.IndexByte(authority, '@') >= 0
+}
