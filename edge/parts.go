@@ -37,6 +37,7 @@ type parts struct {
 	limiters map[string]*limiterPart
 
 	cache      *respcache.Cache
+	cacheBytes int
 	compressor *compress.Compressor
 
 	log *zap.Logger
@@ -46,6 +47,7 @@ type limiterPart struct {
 	limiter *limiter.Limiter
 	policy  limiter.Policy
 	timeout time.Duration
+	maxKeys int
 }
 
 // buildParts makes the parts of cfg, reusing those of prev (which may be
@@ -98,10 +100,11 @@ func buildParts(cfg *config.Config, o compileOptions, prev *parts) (*parts, erro
 	}
 	for _, r := range cfg.Routes {
 		if r.Cache != nil && p.cache == nil {
-			if prev.cache != nil && prev.redis == p.redis {
+			p.cacheBytes = cfg.Server.ResponseCacheBytes
+			if prev.cache != nil && prev.redis == p.redis && prev.cacheBytes == p.cacheBytes {
 				p.cache = prev.cache
 			} else {
-				p.cache = respcache.New(respcache.Options{Redis: p.redis, Log: o.log})
+				p.cache = respcache.New(respcache.Options{MaxBytes: int64(p.cacheBytes), Redis: p.redis, Log: o.log})
 			}
 		}
 	}
@@ -151,8 +154,8 @@ func (p *parts) buildLimiter(name string, cfg *config.Config, o compileOptions, 
 	if o.dryRun {
 		return nil
 	}
-	timeout := cfg.Redis.Timeout.D()
-	if old := prev.limiters[name]; old != nil && old.policy == policy && old.timeout == timeout && prev.redis == p.redis {
+	timeout, maxKeys := cfg.Redis.Timeout.D(), cfg.RateLimits[name].MaxKeys
+	if old := prev.limiters[name]; old != nil && old.policy == policy && old.timeout == timeout && old.maxKeys == maxKeys && prev.redis == p.redis {
 		p.limiters[name] = old
 		return nil
 	}
@@ -160,11 +163,11 @@ func (p *parts) buildLimiter(name string, cfg *config.Config, o compileOptions, 
 	if policy.Mode != limiter.Local {
 		conn = p.redis
 	}
-	l, err := limiter.New(policy, limiter.Options{Redis: conn, Timeout: timeout, Log: o.log.With(zap.String("rate_limit", name))})
+	l, err := limiter.New(policy, limiter.Options{Redis: conn, MaxKeys: maxKeys, Timeout: timeout, Log: o.log.With(zap.String("rate_limit", name))})
 	if err != nil {
 		return err
 	}
-	p.limiters[name] = &limiterPart{limiter: l, policy: policy, timeout: timeout}
+	p.limiters[name] = &limiterPart{limiter: l, policy: policy, timeout: timeout, maxKeys: maxKeys}
 	return nil
 }
 

@@ -60,6 +60,7 @@ func FromConfig(auth *config.Auth, baseDir string, getenv func(string) string, l
 		}
 		if w := j.JWKS; w != nil {
 			jo.JWKSURL, jo.JWKSFile, jo.Refresh = w.URL, resolve(w.File), w.Refresh.D()
+			jo.UnknownKidCooldown = w.UnknownKidCooldown.D()
 		}
 		o.JWT = jo
 	}
@@ -79,6 +80,7 @@ func FromConfig(auth *config.Auth, baseDir string, getenv func(string) string, l
 			URL:           i.URL,
 			ClientID:      i.ClientID,
 			NegativeCache: i.NegativeCache.D(),
+			CacheEntries:  i.CacheEntries,
 			Log:           log,
 		}
 		if i.ClientSecretEnv != "" {

@@ -37,7 +37,7 @@ auth:
       - { kid: env, alg: HS256, secret_env: JWTCACHE_TEST_HMAC }
       - { kid: file, alg: HS256, secret_file: keys/hmac.secret }
       - { kid: rsa, pem_file: keys/rsa.pub }
-    jwks: { file: keys/jwks.json, refresh: 1h }
+    jwks: { file: keys/jwks.json, refresh: 1h, unknown_kid_cooldown: 2s }
     claims_to_headers: { sub: X-User-ID }
     cache_entries: 500
   api_keys:
@@ -47,6 +47,7 @@ auth:
     url: `+srv.URL+`
     client_id: gateway
     client_secret_env: JWTCACHE_TEST_INTROSPECTION
+    cache_entries: 64
 `))
 	cfg, err := config.Load(path)
 	if err != nil {
@@ -58,6 +59,10 @@ auth:
 	}
 	if got := o.JWT.Keys[2].PEMFile; got != filepath.Join(dir, "keys/rsa.pub") {
 		t.Fatalf("pem_file resolved to %q", got)
+	}
+	if o.JWT.CacheEntries != 500 || o.JWT.UnknownKidCooldown != 2*time.Second || o.Introspection.CacheEntries != 64 {
+		t.Fatalf("cache_entries %d, unknown_kid_cooldown %v, introspection cache_entries %d",
+			o.JWT.CacheEntries, o.JWT.UnknownKidCooldown, o.Introspection.CacheEntries)
 	}
 	o.UseRedis(nil, time.Second) // file source: no effect
 	v, err := NewVerifiers(o)

@@ -189,6 +189,36 @@ func TestIntrospectionNegativeCache(t *testing.T) {
 	}
 }
 
+// TestIntrospectionCacheBound floods the introspector with distinct
+// tokens, active and inactive: each cache stays within CacheEntries
+// (auth.introspection.cache_entries), and the inactive ones, which anyone
+// can make up, never take the room of active ones.
+func TestIntrospectionCacheBound(t *testing.T) {
+	srv := newIntrospectionServer(t)
+	i, err := NewIntrospector(IntrospectionOptions{
+		URL:          srv.URL,
+		ClientID:     "gateway",
+		ClientSecret: "s3cret:+",
+		CacheEntries: 50,
+		Log:          zaptest.NewLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(i.Close)
+	for n := range 400 {
+		if _, err := i.Verify(fmt.Appendf(nil, "good-%d", n)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := i.Verify(fmt.Appendf(nil, "bogus-%d", n)); err != errInactive {
+			t.Fatalf("bogus token: %v, want %v", err, errInactive)
+		}
+	}
+	if p, n := i.positive.len(), i.negative.len(); p != 50 || n != 50 {
+		t.Fatalf("%d active and %d inactive tokens cached, want 50 each", p, n)
+	}
+}
+
 func TestIntrospectionUnavailable(t *testing.T) {
 	srv := newIntrospectionServer(t)
 	i := newTestIntrospector(t, srv.URL, newClock(testStart))

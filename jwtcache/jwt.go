@@ -18,7 +18,7 @@ import (
 const (
 	DefaultJWKSRefresh        = 5 * time.Minute
 	DefaultFetchTimeout       = 3 * time.Second
-	DefaultUnknownKidCooldown = 30 * time.Second
+	DefaultUnknownKidCooldown = 5 * time.Second
 	DefaultJWTCacheEntries    = 100000
 	// DefaultMaxTokenBytes bounds a bearer token. Real tokens are well
 	// under 2 KiB; the bound keeps a megabyte of "token" from being
@@ -51,7 +51,10 @@ type JWTOptions struct {
 	FetchTimeout time.Duration
 	// UnknownKidCooldown is how long, after a JWKS re-read caused by an
 	// unknown kid, further unknown kids are refused without another one.
-	// Default 30s.
+	// Short enough that an issuer who starts signing with a new key moments
+	// after a flood of made-up kids used the re-read is refused only
+	// briefly; long enough that the flood costs the issuer next to
+	// nothing. Default 5s.
 	UnknownKidCooldown time.Duration
 	// ClaimsToHeaders maps claim names to the upstream headers that carry
 	// them.

@@ -14,6 +14,7 @@ const (
 	defaultMaxBodyBytes       = 4 << 20
 	defaultMaxConnections     = 100000
 	defaultShutdownTimeout    = 30 * time.Second
+	defaultResponseCacheBytes = 64 << 20
 	defaultTLSListen          = ":8443"
 	defaultTLSMinVersion      = "1.2"
 	defaultAdminListen        = "127.0.0.1:9901"
@@ -24,8 +25,10 @@ const (
 	defaultAccessLog          = "stdout"
 	defaultJWTCacheEntries    = 100000
 	defaultJWKSRefresh        = 5 * time.Minute
+	defaultUnknownKidCooldown = 5 * time.Second
 	defaultAPIKeyHeader       = "X-API-Key"
 	defaultNegativeCache      = 5 * time.Second
+	defaultIntrospectEntries  = 10000
 	defaultBalancer           = "least_conn"
 	defaultServiceTimeout     = 30 * time.Second
 	defaultMaxConnsPerInst    = 1024
@@ -43,6 +46,7 @@ const (
 	defaultCircuitOpenFor     = 30 * time.Second
 	defaultRateAlgorithm      = "token_bucket"
 	defaultSyncInterval       = 100 * time.Millisecond
+	defaultRateMaxKeys        = 1_000_000
 )
 
 // Defaults fills every setting left empty (zero) with its default, and
@@ -89,6 +93,7 @@ func (c *Config) Defaults() {
 			setString(&r.Mode, "local")
 		}
 		setDuration(&r.SyncInterval, defaultSyncInterval)
+		setInt(&r.MaxKeys, defaultRateMaxKeys)
 	}
 }
 
@@ -102,6 +107,7 @@ func (s *Server) defaults() {
 	setInt(&s.MaxBodyBytes, defaultMaxBodyBytes)
 	setInt(&s.MaxConnections, defaultMaxConnections)
 	setDuration(&s.ShutdownTimeout, defaultShutdownTimeout)
+	setInt(&s.ResponseCacheBytes, defaultResponseCacheBytes)
 	if s.TLS != nil {
 		setString(&s.TLS.Listen, defaultTLSListen)
 		setString(&s.TLS.MinVersion, defaultTLSMinVersion)
@@ -113,6 +119,7 @@ func (a *Auth) defaults(redis bool) {
 		setInt(&j.CacheEntries, defaultJWTCacheEntries)
 		if j.JWKS != nil {
 			setDuration(&j.JWKS.Refresh, defaultJWKSRefresh)
+			setDuration(&j.JWKS.UnknownKidCooldown, defaultUnknownKidCooldown)
 		}
 	}
 	if k := a.APIKeys; k != nil {
@@ -125,6 +132,7 @@ func (a *Auth) defaults(redis bool) {
 	}
 	if i := a.Introspection; i != nil {
 		setDuration(&i.NegativeCache, defaultNegativeCache)
+		setInt(&i.CacheEntries, defaultIntrospectEntries)
 	}
 }
 

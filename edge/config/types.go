@@ -55,6 +55,11 @@ type Server struct {
 	// ShutdownTimeout bounds how long SIGTERM waits for in-flight requests.
 	// Default 30s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// ResponseCacheBytes bounds the memory of every route's cached
+	// responses together; the least recently used are evicted. A
+	// sixty-fourth of it is also the largest response cached. Default
+	// 67108864 (64 MiB).
+	ResponseCacheBytes int `yaml:"response_cache_bytes"`
 	// TLS, when present, adds a TLS listener.
 	TLS *TLS `yaml:"tls"`
 }
@@ -150,6 +155,11 @@ type JWKS struct {
 	URL     string   `yaml:"url"`
 	File    string   `yaml:"file"`
 	Refresh Duration `yaml:"refresh"`
+	// UnknownKidCooldown is how long after a re-read caused by a token
+	// with an unknown kid further unknown kids are refused without one:
+	// an issuer's new key is picked up at once, and a flood of made-up
+	// kids costs the issuer one request per cooldown. Default 5s.
+	UnknownKidCooldown Duration `yaml:"unknown_kid_cooldown"`
 }
 
 // APIKeys configures API key look-ups.
@@ -170,6 +180,9 @@ type Introspection struct {
 	ClientSecretEnv string `yaml:"client_secret_env"`
 	// NegativeCache is how long an inactive token is remembered. Default 5s.
 	NegativeCache Duration `yaml:"negative_cache"`
+	// CacheEntries bounds the active tokens remembered, and separately the
+	// inactive ones, so bogus tokens cannot evict good ones. Default 10000.
+	CacheEntries int `yaml:"cache_entries"`
 }
 
 // Service is a named pool of backend instances.
@@ -239,6 +252,9 @@ type RateLimit struct {
 	Mode string `yaml:"mode"`
 	// SyncInterval is the hybrid sync period. Default 100ms.
 	SyncInterval Duration `yaml:"sync_interval"`
+	// MaxKeys bounds the keys each of the policy's in-memory tables
+	// tracks; a full table evicts a key not used recently. Default 1000000.
+	MaxKeys int `yaml:"max_keys"`
 }
 
 // Route maps matching requests to a service (or an aggregate).

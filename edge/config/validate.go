@@ -64,6 +64,7 @@ func (v *validator) server() {
 	v.positiveInt("server.max_header_count", s.MaxHeaderCount)
 	v.positiveInt("server.max_body_bytes", s.MaxBodyBytes)
 	v.positiveInt("server.max_connections", s.MaxConnections)
+	v.positiveInt("server.response_cache_bytes", s.ResponseCacheBytes)
 	if s.MaxRequestsPerConn < 0 {
 		v.add("server.max_requests_per_conn", "must not be negative (0 is unlimited), got %d", s.MaxRequestsPerConn)
 	}

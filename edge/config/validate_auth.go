@@ -23,6 +23,7 @@ func (v *validator) auth() {
 			v.env("auth.introspection.client_secret_env", i.ClientSecretEnv)
 		}
 		v.positive("auth.introspection.negative_cache", i.NegativeCache)
+		v.positiveInt("auth.introspection.cache_entries", i.CacheEntries)
 	}
 }
 
@@ -70,6 +71,7 @@ func (v *validator) jwt(j *JWT) {
 			v.add(p+".jwks", "needs url or file")
 		}
 		v.positive(p+".jwks.refresh", w.Refresh)
+		v.positive(p+".jwks.unknown_kid_cooldown", w.UnknownKidCooldown)
 	}
 	headers := make(map[string]string, len(j.ClaimsToHeaders))
 	for _, claim := range sortedKeys(j.ClaimsToHeaders) {

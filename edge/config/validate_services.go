@@ -120,5 +120,6 @@ func (v *validator) rateLimits() {
 			v.add(p+".mode", "%s needs redis.addrs", r.Mode)
 		}
 		v.positive(p+".sync_interval", r.SyncInterval)
+		v.positiveInt(p+".max_keys", r.MaxKeys)
 	}
 }

@@ -100,6 +100,8 @@ func TestValidate(t *testing.T) {
 		{"listen", func(c *Config) { c.Server.Listen = "localhost" }, `server.listen: want host:port such as :8080 or 127.0.0.1:8080, got "localhost"`},
 		{"header count", func(c *Config) { c.Server.MaxHeaderCount = -1 }, "server.max_header_count: must be greater than 0, got -1"},
 		{"requests per conn", func(c *Config) { c.Server.MaxRequestsPerConn = -1 }, "server.max_requests_per_conn: must not be negative (0 is unlimited), got -1"},
+		{"response cache bytes", func(c *Config) { c.Server.ResponseCacheBytes = -1 }, "server.response_cache_bytes: must be greater than 0, got -1"},
+		{"max keys", func(c *Config) { c.RateLimits["per_ip"].MaxKeys = -5 }, "rate_limits.per_ip.max_keys: must be greater than 0, got -5"},
 		{"admin same", func(c *Config) { c.Admin.Listen = c.Server.Listen }, "admin.listen: same address as server.listen (:8080)"},
 		{"redis addr", func(c *Config) { c.Redis.Addrs = []string{"redis"} }, `redis.addrs[0]: want host:port with a numeric port, such as 127.0.0.1:9001, got "redis"`},
 		{"log level", func(c *Config) { c.Logging.Level = "trace" }, `logging.level: unknown value "trace" (want debug, info, warn or error)`},
