@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -13,8 +15,10 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -74,7 +78,8 @@ var authB64 = base64.RawURLEncoding
 
 // authSign builds a compact JWS from raw header and payload JSON, so that
 // a test can craft whatever a forger could. key is a []byte HMAC secret
-// (HS256) or an *rsa.PrivateKey (RS256); nil leaves the signature empty.
+// (HS256), an *rsa.PrivateKey (RS256) or a P-256 *ecdsa.PrivateKey
+// (ES256); nil leaves the signature empty.
 func authSign(t testing.TB, key any, header, payload string) string {
 	t.Helper()
 	input := authB64.EncodeToString([]byte(header)) + "." + authB64.EncodeToString([]byte(payload))
@@ -91,6 +96,17 @@ func authSign(t testing.TB, key any, header, payload string) string {
 		if sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, d[:]); err != nil {
 			t.Fatal(err)
 		}
+	case *ecdsa.PrivateKey:
+		d := sha256.Sum256([]byte(input))
+		r, s, err := ecdsa.Sign(rand.Reader, k, d[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		// JWS wants r and s as fixed-size big-endian halves, not ASN.1.
+		size := (k.Curve.Params().BitSize + 7) / 8
+		sig = make([]byte, 2*size)
+		r.FillBytes(sig[:size])
+		s.FillBytes(sig[size:])
 	default:
 		t.Fatalf("unknown key type %T", key)
 	}
@@ -373,6 +389,122 @@ func TestAuthE2EJWTValid(t *testing.T) {
 	})
 }
 
+// authJWK renders the public half of an RSA or EC key as a signing JWK.
+func authJWK(kid, alg string, priv any) string {
+	var members string
+	switch k := priv.(type) {
+	case *rsa.PrivateKey:
+		members = `"kty":"RSA","n":"` + authB64.EncodeToString(k.N.Bytes()) + `","e":"` + authB64.EncodeToString(big.NewInt(int64(k.E)).Bytes()) + `"`
+	case *ecdsa.PrivateKey:
+		size := (k.Curve.Params().BitSize + 7) / 8
+		members = `"kty":"EC","crv":"` + k.Curve.Params().Name + `","x":"` + authB64.EncodeToString(k.X.FillBytes(make([]byte, size))) +
+			`","y":"` + authB64.EncodeToString(k.Y.FillBytes(make([]byte, size))) + `"`
+	default:
+		panic("authJWK: unsupported key")
+	}
+	return `{"kid":"` + kid + `","alg":"` + alg + `","use":"sig",` + members + `}`
+}
+
+// authJWKSServer is an issuer's JWKS endpoint on loopback: it serves a key
+// set the test changes and counts the requests.
+type authJWKSServer struct {
+	*httptest.Server
+	body     atomic.Pointer[string]
+	requests atomic.Int64
+}
+
+func authStartJWKS(t *testing.T, keys ...string) *authJWKSServer {
+	t.Helper()
+	s := &authJWKSServer{}
+	s.set(keys...)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		io.WriteString(w, *s.body.Load())
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// set publishes a key set of the given JWKs.
+func (s *authJWKSServer) set(keys ...string) {
+	body := `{"keys":[` + strings.Join(keys, ",") + `]}`
+	s.body.Store(&body)
+}
+
+// TestAuthE2EJWKS checks a gateway whose only JWT keys come from a JWKS
+// URL, through the whole request path: a key published later works
+// without a restart or a refresh (refresh is 1h) because a token naming an
+// unknown kid makes the gateway read the JWKS once more, and a made-up kid
+// right after costs the issuer nothing (the re-read's cooldown) and
+// reaches no backend.
+func TestAuthE2EJWKS(t *testing.T) {
+	a := startBackend(t, "a")
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1 := authJWK("k1", "RS256", authRSA(t))
+	js := authStartJWKS(t, k1)
+	f := startGateway(t, `
+auth:
+  jwt:
+    issuer: "https://auth.e2e.test"
+    audiences: [api]
+    algorithms: [RS256, ES256]
+    jwks: { url: "{{jwks}}", refresh: 1h, unknown_kid_cooldown: 1m }
+    claims_to_headers: { sub: X-User-ID }
+services: { a: { instances: ["{{a}}"], timeout: 2s } }
+routes:
+  - { name: private, match: { path: "/private/{rest...}" }, service: a, auth: [jwt] }
+`, map[string]string{"a": a.addr, "jwks": js.URL + "/.well-known/jwks.json"})
+	url := f.base + "/private/x"
+	atStart := js.requests.Load()
+	if atStart != 1 {
+		t.Fatalf("%d JWKS requests at start, want 1", atStart)
+	}
+
+	tok1 := authSign(t, authRSA(t), `{"alg":"RS256","typ":"JWT","kid":"k1"}`, authGoodClaims())
+	if r := do(t, "GET", url, "", append([]string{"Authorization", "Bearer " + tok1}, authSpoofed...)...); r.status != 200 {
+		t.Fatalf("k1: status %d: %s", r.status, r.body)
+	}
+	authWantIdentity(t, a.last(t), map[string]string{"x-user-id": "u1"})
+	if n := js.requests.Load(); n != atStart {
+		t.Fatalf("%d JWKS requests after a known kid, want %d", n, atStart)
+	}
+
+	// The issuer publishes k2, then signs with it.
+	js.set(k1, authJWK("k2", "ES256", ec))
+	now := time.Now().Unix()
+	tok2 := authSign(t, ec, `{"alg":"ES256","typ":"JWT","kid":"k2"}`, authClaims("sub", "u2", "iss", authIssuer, "aud", "api", "exp", now+3600))
+	if r := do(t, "GET", url, "", append([]string{"Authorization", "Bearer " + tok2}, authSpoofed...)...); r.status != 200 {
+		t.Fatalf("k2 once published: status %d: %s", r.status, r.body)
+	}
+	authWantIdentity(t, a.last(t), map[string]string{"x-user-id": "u2"})
+	if n := js.requests.Load(); n != atStart+1 {
+		t.Fatalf("%d JWKS requests after the first k2 token, want %d (one re-read)", n, atStart+1)
+	}
+	// k1 still works beside it.
+	if s := authStatus(t, url, "Authorization", "Bearer "+tok1); s != 200 {
+		t.Fatalf("k1 after k2 was published: status %d", s)
+	}
+
+	// A kid the issuer never published: refused, and not passed on.
+	before := len(a.requests())
+	bogus := authSign(t, authRSA(t), `{"alg":"RS256","typ":"JWT","kid":"k9"}`, authGoodClaims())
+	r := do(t, "GET", url, "", "Authorization", "Bearer "+bogus)
+	authWant401(t, r, `Bearer realm="gateway"`, true)
+	if got := r.header.Get("WWW-Authenticate"); !strings.HasSuffix(got, `error_description="unknown key id"`) {
+		t.Fatalf("WWW-Authenticate %q, want the reason unknown key id", got)
+	}
+	if n := len(a.requests()) - before; n != 0 {
+		t.Fatalf("backend received %d requests with an unknown kid", n)
+	}
+	if n := js.requests.Load(); n != atStart+1 {
+		t.Fatalf("%d JWKS requests after an unknown kid within the cooldown, want %d", n, atStart+1)
+	}
+}
+
 // authIssueKey issues an API key into store, failing the test on error.
 func authIssueKey(t *testing.T, store jwtcache.KeyStore, consumer, plan string, expires time.Duration, now time.Time) (string, jwtcache.KeyRecord) {
 	t.Helper()
@@ -530,6 +662,56 @@ routes:
 		if s := authStatus(t, g.base+"/k/x", "Authorization", "ApiKey "+raw2); s != 200 {
 			t.Fatalf("new key: status %d", s)
 		}
+	}
+
+	// Rotation, on a key of its own so that the steps below keep theirs:
+	// right after it, the old key and its successor both work on both
+	// gateways, as the old key's consumer and plan; once the grace period
+	// is over, only the successor does. Both gateways have the old record
+	// cached, so the change of its expiry must reach them from Redis.
+	// The grace is 2s because Rotate truncates the end to the second,
+	// which leaves the old key at least 1s.
+	rotRaw, rotRec := authIssueKey(t, store, "delta", "silver", 0, time.Now())
+	rotIdentity := map[string]string{"x-consumer-id": "delta", "x-plan": "silver"}
+	for _, g := range []*gatewayFixture{g1, g2} {
+		if s := authStatus(t, g.base+"/k/x", "X-API-Key", rotRaw); s != 200 {
+			t.Fatalf("key to rotate: status %d", s)
+		}
+	}
+	const grace = 2 * time.Second
+	rotated := time.Now()
+	successor, _, err := jwtcache.Rotate(context.Background(), store, rotRaw, grace, rotated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	graceEnd := rotated.Add(grace).Truncate(time.Second)
+	if v, err := rs.Do("HGET", "apikey:{"+rotRec.Hash+"}", "expires_at"); err != nil || v != strconv.FormatInt(graceEnd.Unix(), 10) {
+		t.Fatalf("old record expires_at %q, %v; want %d (rotation time plus grace)", v, err, graceEnd.Unix())
+	}
+	for i, g := range []*gatewayFixture{g1, g2} {
+		for _, k := range []struct{ name, raw string }{{"old", rotRaw}, {"new", successor}} {
+			r := do(t, "GET", g.base+"/k/x", "", append([]string{"X-API-Key", k.raw}, authSpoofed...)...)
+			if r.status != 200 {
+				t.Fatalf("gateway %d, %s key within the grace period (%v left): status %d: %s",
+					i+1, k.name, time.Until(graceEnd), r.status, r.body)
+			}
+			authWantIdentity(t, a.last(t), rotIdentity)
+		}
+	}
+	for i, g := range []*gatewayFixture{g1, g2} {
+		if !authEventually(time.Until(graceEnd)+2*time.Second, func() bool { return authStatus(t, g.base+"/k/x", "X-API-Key", rotRaw) == 401 }) {
+			t.Fatalf("gateway %d still accepts the old key 2s after the grace period", i+1)
+		}
+		before := len(a.requests())
+		authWant401(t, do(t, "GET", g.base+"/k/x", "", "X-API-Key", rotRaw), `ApiKey realm="gateway"`, true)
+		if n := len(a.requests()) - before; n != 0 {
+			t.Fatalf("gateway %d passed the expired old key on", i+1)
+		}
+		r := do(t, "GET", g.base+"/k/x", "", "X-API-Key", successor)
+		if r.status != 200 {
+			t.Fatalf("gateway %d, successor after the grace period: status %d: %s", i+1, r.status, r.body)
+		}
+		authWantIdentity(t, a.last(t), rotIdentity)
 	}
 
 	if err := jwtcache.Revoke(context.Background(), store, rec.Hash); err != nil {

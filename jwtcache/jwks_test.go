@@ -267,3 +267,48 @@ func TestJWKSKeySelection(t *testing.T) {
 		t.Fatalf("key removed from the file: %v, want %v", err, errUnknownKid)
 	}
 }
+
+// TestJWKSTimedRefresh checks the background refresh on its own, with no
+// Refresh call and no unknown kid to prompt a re-read: a key the issuer
+// drops stops working, even for a token the cache already holds, and a
+// key it adds starts. The cache's validity runs on the fake clock, which
+// stands still, so only a new key generation from the ticker (real time)
+// can make the cached token be verified again.
+func TestJWKSTimedRefresh(t *testing.T) {
+	k := keys(t)
+	srv := newJWKSServer(t, jwks(jwkOf("k1", "RS256", k.rsa)))
+	j, _ := newTestJWT(t, func(o *JWTOptions) {
+		o.Keys = nil
+		o.JWKSURL = srv.URL
+		o.Refresh = 50 * time.Millisecond
+		o.UnknownKidCooldown = 30 * time.Second
+		o.FetchTimeout = time.Minute // see newJWKSVerifier
+	})
+	old := []byte(sign(t, "RS256", k.rsa, header("RS256", "k1"), goodClaims()))
+	for i := range 2 { // the second is a cache hit
+		if _, err := j.Verify(old); err != nil {
+			t.Fatalf("k1, verification %d: %v", i, err)
+		}
+	}
+
+	srv.set(jwks(jwkOf("k2", "ES256", k.p256)))
+	start := srv.requests.Load()
+	var last *Error
+	eventually(t, 5*time.Second, "the cached k1 token refused after the JWKS dropped k1", func() bool {
+		_, last = j.Verify(old)
+		return last != nil
+	})
+	if last != errUnknownKid {
+		t.Fatalf("token of the dropped kid: %v, want %v", last, errUnknownKid)
+	}
+	if n := srv.requests.Load(); n <= start {
+		t.Fatalf("k1 refused without a JWKS request (%d before, %d after)", start, n)
+	}
+	if _, err := j.Verify([]byte(sign(t, "ES256", k.p256, header("ES256", "k2"), goodClaims()))); err != nil {
+		t.Fatalf("k2 after the timed refresh: %v", err)
+	}
+	// The refusal stays: later refreshes read the same set.
+	if _, err := j.Verify(old); err != errUnknownKid {
+		t.Fatalf("k1 again: %v, want %v", err, errUnknownKid)
+	}
+}

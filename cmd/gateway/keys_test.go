@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/edgegate/gateway/internal/redisconn"
 	"github.com/edgegate/gateway/internal/redistest"
 	"github.com/edgegate/gateway/jwtcache"
 )
@@ -68,13 +72,41 @@ auth:
 		t.Fatalf("issued key: %v, %v", id, verr)
 	}
 
+	issued, _, err := jwtcache.NewFileStore(keyFile).Get(context.Background(), hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
 	code, out, errOut = runKeysCmd(t, "rotate", "-config", cfg, "-key", raw, "-grace", "1h")
+	after := time.Now()
 	if code != 0 {
 		t.Fatalf("rotate: exit %d: %s", code, errOut)
 	}
-	successor, _ := issuedKey(t, out)
+	successor, successorHash := issuedKey(t, out)
 	if !strings.Contains(out, "replaces: "+hash) {
 		t.Fatalf("rotate output does not name the old key:\n%s", out)
+	}
+	// Both keys are in the file: the old one for the grace period only,
+	// the successor with the old one's consumer, plan and expiry.
+	store := jwtcache.NewFileStore(keyFile)
+	oldRec, ok, err := store.Get(context.Background(), hash)
+	if err != nil || !ok {
+		t.Fatalf("old record after rotate: %v %v", ok, err)
+	}
+	wantGraceEnd(t, oldRec.ExpiresAt, before, after, time.Hour)
+	newRec, ok, err := store.Get(context.Background(), successorHash)
+	if err != nil || !ok || newRec.Consumer != "acme" || newRec.Plan != "gold" || newRec.Revoked || !newRec.ExpiresAt.Equal(issued.ExpiresAt) {
+		t.Fatalf("successor record %+v %v %v, want acme/gold expiring at %v", newRec, ok, err, issued.ExpiresAt)
+	}
+	rotated, err := jwtcache.NewAPIKeys(jwtcache.APIKeyOptions{File: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rotated.Close()
+	for _, k := range []string{raw, successor} {
+		if id, verr := rotated.Verify([]byte(k)); verr != nil || string(id.Consumer) != "acme" {
+			t.Fatalf("key after rotate: %v, %v", id, verr)
+		}
 	}
 
 	if code, _, errOut = runKeysCmd(t, "revoke", "-config", cfg, "-key", successor); code != 0 {
@@ -127,6 +159,111 @@ auth:
 	}
 	if code, _, errOut = runKeysCmd(t, "rotate", "-config", cfg, "-key", raw); code != 1 || !strings.Contains(errOut, "revoked") {
 		t.Fatalf("rotating a revoked key: exit %d: %s", code, errOut)
+	}
+}
+
+// wantGraceEnd fails unless got is when a key rotated between before and
+// after with grace stops working: now+grace truncated to the second, as
+// Rotate stores it.
+func wantGraceEnd(t *testing.T, got, before, after time.Time, grace time.Duration) {
+	t.Helper()
+	lo, hi := before.Add(grace).Truncate(time.Second), after.Add(grace).Truncate(time.Second)
+	if got.Before(lo) || got.After(hi) {
+		t.Fatalf("old key expires at %v, want now+%v (between %v and %v)", got, grace, lo, hi)
+	}
+}
+
+// redisRecord returns the fields of the Redis hash apikey:{hash}.
+func redisRecord(t *testing.T, srv *redistest.Server, hash string) map[string]string {
+	t.Helper()
+	reply, err := srv.Do("HGETALL", "apikey:{"+hash+"}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	if reply == "" {
+		return m
+	}
+	f := strings.Split(reply, "\n")
+	for i := 0; i+1 < len(f); i += 2 {
+		m[f[i]] = f[i+1]
+	}
+	return m
+}
+
+// TestKeysCommandRotateWithRedis rotates a key in Redis mode: the printed
+// successor is stored under its SHA-256 with the old key's consumer, plan
+// and expiry (a rotation does not extend a key's life), and the old key
+// keeps working until now+grace, which the output also states.
+func TestKeysCommandRotateWithRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	t.Setenv("GATEWAY_REDIS", srv.Addr)
+	cfg := writeFile(t, t.TempDir(), "gateway.yaml", `
+auth:
+  api_keys: { header: X-API-Key }
+`)
+	code, out, errOut := runKeysCmd(t, "issue", "-config", cfg, "-consumer", "acme", "-plan", "gold", "-expires", "720h")
+	if code != 0 {
+		t.Fatalf("issue: exit %d: %s", code, errOut)
+	}
+	raw, hash := issuedKey(t, out)
+	expires := redisRecord(t, srv, hash)["expires_at"]
+	if sec, err := strconv.ParseInt(expires, 10, 64); err != nil || sec < time.Now().Add(719*time.Hour).Unix() {
+		t.Fatalf("issued key expires_at %q, want about now+720h", expires)
+	}
+
+	before := time.Now()
+	code, out, errOut = runKeysCmd(t, "rotate", "-config", cfg, "-key", raw, "-grace", "2h")
+	after := time.Now()
+	if code != 0 {
+		t.Fatalf("rotate: exit %d: %s", code, errOut)
+	}
+	successor, successorHash := issuedKey(t, out)
+	if successor == raw || successorHash != jwtcache.HashKey(successor) {
+		t.Fatalf("rotate printed %q (hash %s) for old key %q", successor, successorHash, raw)
+	}
+
+	rec := redisRecord(t, srv, jwtcache.HashKey(successor))
+	want := map[string]string{"consumer": "acme", "plan": "gold", "expires_at": expires, "revoked": "0"}
+	if len(rec) != len(want) {
+		t.Fatalf("successor record %v, want %v", rec, want)
+	}
+	for f, v := range want {
+		if rec[f] != v {
+			t.Fatalf("successor record %v, want %v", rec, want)
+		}
+	}
+
+	old := redisRecord(t, srv, hash)
+	if old["consumer"] != "acme" || old["plan"] != "gold" || old["revoked"] != "0" {
+		t.Fatalf("old record %v", old)
+	}
+	sec, err := strconv.ParseInt(old["expires_at"], 10, 64)
+	if err != nil {
+		t.Fatalf("old record expires_at %q", old["expires_at"])
+	}
+	end := time.Unix(sec, 0)
+	wantGraceEnd(t, end, before, after, 2*time.Hour)
+	if line := "replaces: " + hash + ", which works until " + end.UTC().Format(time.RFC3339); !strings.Contains(out, line) {
+		t.Fatalf("rotate output lacks %q:\n%s", line, out)
+	}
+
+	// A verifier on that Redis, as a gateway has, takes both keys.
+	conn, err := redisconn.Open(redisconn.Options{Addrs: []string{srv.Addr}, DialTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	verifier, err := jwtcache.NewAPIKeys(jwtcache.APIKeyOptions{Redis: conn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer verifier.Close()
+	issuedSec, _ := strconv.ParseInt(expires, 10, 64)
+	for k, until := range map[string]time.Time{raw: end, successor: time.Unix(issuedSec, 0)} {
+		if id, verr := verifier.Verify([]byte(k)); verr != nil || string(id.Consumer) != "acme" || !id.Expires.Equal(until) {
+			t.Fatalf("key after rotate: %+v, %v; want acme until %v", id, verr, until)
+		}
 	}
 }
 
