@@ -16,9 +16,11 @@ type authStage struct {
 	introspect   *jwtcache.Introspector
 	apiKeyHeader []byte
 	// challenge is the WWW-Authenticate value of a 401: one challenge per
-	// scheme the route accepts.
-	challenge []byte
-	counts    *authCounts
+	// scheme the route accepts, Bearer last. keyChallenge has ApiKey last,
+	// for refusals of an API key: the reason a refusal appends belongs to
+	// the challenge it follows.
+	challenge, keyChallenge []byte
+	counts                  *authCounts
 }
 
 // authCounts are the outcomes of credential checks, for /metrics.
@@ -39,38 +41,36 @@ func newAuthCounts(r *metrics.Registry, route string) *authCounts {
 // authenticate finds the request's credentials and checks each kind the
 // route accepts. The first that verifies wins. When none does, the most
 // telling refusal is returned: 403 (a valid credential, not allowed) over
-// 503 (a checker is down, so a 401 would be a guess) over 401.
-func (a *authStage) authenticate(h *fasthttp.RequestHeader) (*jwtcache.Identity, *jwtcache.Error) {
-	refusal := jwtcache.ErrNoCredential
-	try := func(id *jwtcache.Identity, err *jwtcache.Error) (*jwtcache.Identity, bool) {
-		if err == nil {
-			return id, true
-		}
-		if rank(err) > rank(refusal) {
-			refusal = err
-		}
-		return nil, false
-	}
-
+// 503 (a checker is down, so a 401 would be a guess) over 401; byKey
+// tells whether it was the API key's.
+func (a *authStage) authenticate(h *fasthttp.RequestHeader) (*jwtcache.Identity, *jwtcache.Error, bool) {
+	refusal, byKey := jwtcache.ErrNoCredential, false
 	if token := jwtcache.BearerToken(h); len(token) > 0 {
-		if a.jwt != nil && (a.introspect == nil || jwtcache.LooksLikeJWT(token)) {
-			if id, ok := try(a.jwt.Verify(token)); ok {
-				return id, nil
-			}
-		} else if a.introspect != nil {
-			if id, ok := try(a.introspect.Verify(token)); ok {
-				return id, nil
-			}
+		var id *jwtcache.Identity
+		err := jwtcache.ErrNoCredential
+		switch {
+		case a.jwt != nil && (a.introspect == nil || jwtcache.LooksLikeJWT(token)):
+			id, err = a.jwt.Verify(token)
+		case a.introspect != nil:
+			id, err = a.introspect.Verify(token)
 		}
+		if err == nil {
+			return id, nil, false
+		}
+		refusal = err
 	}
 	if a.apiKeys != nil {
 		if raw := jwtcache.APIKey(h, a.apiKeyHeader); len(raw) > 0 {
-			if id, ok := try(a.apiKeys.Verify(raw)); ok {
-				return id, nil
+			id, err := a.apiKeys.Verify(raw)
+			if err == nil {
+				return id, nil, false
+			}
+			if rank(err) > rank(refusal) {
+				refusal, byKey = err, true
 			}
 		}
 	}
-	return nil, refusal
+	return nil, refusal, byKey
 }
 
 // rank orders refusals by how much they tell the client.
@@ -109,9 +109,10 @@ var (
 )
 
 // writeRefusal answers a failed check: 401 with the route's challenge (and
-// the reason, as RFC 6750 describes, when a credential was presented), 403,
-// or 503 when the checker itself could not be reached.
-func (a *authStage) writeRefusal(ctx *fasthttp.RequestCtx, x *exchange, err *jwtcache.Error) {
+// the reason, as RFC 6750 describes, after the challenge of the scheme that
+// failed, when a credential was presented), 403, or 503 when the checker
+// itself could not be reached.
+func (a *authStage) writeRefusal(ctx *fasthttp.RequestCtx, x *exchange, err *jwtcache.Error, byKey bool) {
 	switch err.Status {
 	case fasthttp.StatusForbidden:
 		errForbidden.write(ctx, x.traceID)
@@ -121,7 +122,11 @@ func (a *authStage) writeRefusal(ctx *fasthttp.RequestCtx, x *exchange, err *jwt
 		return
 	}
 	errUnauthorized.write(ctx, x.traceID)
-	x.scratch = append(x.scratch[:0], a.challenge...)
+	challenge := a.challenge
+	if byKey {
+		challenge = a.keyChallenge
+	}
+	x.scratch = append(x.scratch[:0], challenge...)
 	if err != jwtcache.ErrNoCredential && err.Reason != "" {
 		x.scratch = append(x.scratch, strErrorDesc...)
 		x.scratch = append(x.scratch, err.Reason...)
@@ -130,28 +135,27 @@ func (a *authStage) writeRefusal(ctx *fasthttp.RequestCtx, x *exchange, err *jwt
 	ctx.Response.Header.SetBytesKV(strWWWAuthenticate, x.scratch)
 }
 
-// challengeFor builds the WWW-Authenticate value for the accepted kinds.
-// The Bearer challenge comes last, so that the RFC 6750 error parameters
-// writeRefusal appends belong to it.
-func challengeFor(kinds []string) []byte {
-	var apiKey, bearer bool
+// challengesFor builds the WWW-Authenticate values for the accepted
+// kinds: one with the Bearer challenge last and one with the ApiKey
+// challenge last, so that the error parameters writeRefusal appends
+// belong to the scheme whose credential was refused.
+func challengesFor(kinds []string) (bearerLast, keyLast []byte) {
+	const apiKey, bearer = `ApiKey realm="gateway"`, `Bearer realm="gateway"`
+	var hasKey, hasBearer bool
 	for _, k := range kinds {
 		switch k {
 		case "jwt", "introspection":
-			bearer = true
+			hasBearer = true
 		case "api_key":
-			apiKey = true
+			hasKey = true
 		}
 	}
-	var b []byte
-	if apiKey {
-		b = append(b, `ApiKey realm="gateway"`...)
+	switch {
+	case hasKey && hasBearer:
+		return []byte(apiKey + ", " + bearer), []byte(bearer + ", " + apiKey)
+	case hasKey:
+		return []byte(apiKey), []byte(apiKey)
+	default:
+		return []byte(bearer), []byte(bearer)
 	}
-	if bearer {
-		if len(b) > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, `Bearer realm="gateway"`...)
-	}
-	return b
 }

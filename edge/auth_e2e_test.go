@@ -776,8 +776,18 @@ routes:
 	if got := r.header.Get("WWW-Authenticate"); got != both {
 		t.Fatalf("WWW-Authenticate %q, want %q", got, both)
 	}
-	authWant401(t, do(t, "GET", url, "", "Authorization", "Bearer "+token+"x"), both, true)
-	authWant401(t, do(t, "GET", url, "", "X-API-Key", jwtcache.KeyPrefix+"nope"), both, true)
+	// The reason follows the challenge of the scheme that was refused.
+	r = do(t, "GET", url, "", "Authorization", "Bearer "+token+"x")
+	authWant401(t, r, both, true)
+	if got, want := r.header.Get("WWW-Authenticate"), both+`, error="invalid_token", error_description="invalid signature"`; got != want {
+		t.Fatalf("refused token: WWW-Authenticate %q, want %q", got, want)
+	}
+	const keyLast = `Bearer realm="gateway", ApiKey realm="gateway"`
+	r = do(t, "GET", url, "", "X-API-Key", jwtcache.KeyPrefix+"nope")
+	authWant401(t, r, keyLast, true)
+	if got, want := r.header.Get("WWW-Authenticate"), keyLast+`, error="invalid_token", error_description="unknown API key"`; got != want {
+		t.Fatalf("refused key: WWW-Authenticate %q, want %q", got, want)
+	}
 	wantError(t, do(t, "GET", url, "", "X-API-Key", revoked), 403, "forbidden")
 	if n := len(a.requests()); n != 0 {
 		t.Fatalf("backend received %d refused requests", n)

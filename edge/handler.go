@@ -93,10 +93,10 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 
 	x.sanitizeRequest(h, &c.identity)
 	if r.auth != nil {
-		id, err := r.auth.authenticate(h)
+		id, err, byKey := r.auth.authenticate(h)
 		r.auth.count(err)
 		if err != nil {
-			r.auth.writeRefusal(ctx, x, err)
+			r.auth.writeRefusal(ctx, x, err, byKey)
 			return
 		}
 		x.identity = id

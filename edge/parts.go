@@ -173,7 +173,8 @@ func (p *parts) buildLimiter(name string, cfg *config.Config, o compileOptions, 
 
 // authStage compiles a route's auth list against the verifiers.
 func (p *parts) authStage(r *config.Route, m *metrics.Registry) *authStage {
-	a := &authStage{apiKeyHeader: p.apiKeyHeader, challenge: challengeFor(r.Auth), counts: newAuthCounts(m, r.Name)}
+	a := &authStage{apiKeyHeader: p.apiKeyHeader, counts: newAuthCounts(m, r.Name)}
+	a.challenge, a.keyChallenge = challengesFor(r.Auth)
 	if p.verifiers == nil {
 		// A dry run: the stage is never used.
 		return a

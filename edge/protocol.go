@@ -76,8 +76,8 @@ func (g *Gateway) expect(ctx *fasthttp.RequestCtx) int {
 	// hit). Rate limits are not charged here: the request would be
 	// counted twice.
 	if r.auth != nil {
-		if _, err := r.auth.authenticate(&ctx.Request.Header); err != nil {
-			r.auth.writeRefusal(ctx, x, err)
+		if _, err, byKey := r.auth.authenticate(&ctx.Request.Header); err != nil {
+			r.auth.writeRefusal(ctx, x, err, byKey)
 			g.finish(ctx, c, x)
 			return err.Status
 		}
