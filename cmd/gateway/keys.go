@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -24,6 +25,10 @@ const keysUsage = `usage:
   gateway keys rotate -key RAW [-grace 24h]
   gateway keys revoke -key RAW | -hash HEX
 
+A key expires after -expires (default 720h; 0 for never). -key - reads
+the raw key from the first line of standard input, which keeps it out of
+the process list and the shell history.
+
 Each also takes -config FILE (env GATEWAY_CONFIG) and -redis ADDRS (env
 GATEWAY_REDIS). Keys are written where the gateway reads them: Redis when
 auth.api_keys.source is redis (the default when Redis is configured), else
@@ -31,16 +36,20 @@ auth.api_keys.file. Only the SHA-256 of a key is stored; issue and rotate
 print the raw key once.
 `
 
+// defaultKeyLifetime is how long an issued key works unless -expires says
+// otherwise: a key nobody rotates should not work forever.
+const defaultKeyLifetime = 720 * time.Hour
+
 // keysTimeout bounds a whole keys command: Redis round trips or file
 // rewrites take milliseconds, and a tool must not hang on a dead Redis.
 const keysTimeout = 10 * time.Second
 
 // runKeys manages API keys: issue, rotate, revoke.
 func runKeys(args []string) int {
-	return keysCommand(args, os.Stdout, os.Stderr)
+	return keysCommand(args, os.Stdin, os.Stdout, os.Stderr)
 }
 
-func keysCommand(args []string, stdout, stderr io.Writer) int {
+func keysCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, keysUsage)
 		return 2
@@ -57,12 +66,12 @@ func keysCommand(args []string, stdout, stderr io.Writer) int {
 	case "issue":
 		fs.StringVar(&consumer, "consumer", "", "who the key is for, sent upstream as X-Consumer-ID (required)")
 		fs.StringVar(&plan, "plan", "", "the consumer's plan, sent upstream as X-Plan")
-		fs.DurationVar(&expires, "expires", 0, "how long the key works, such as 720h; 0 for no expiry")
+		fs.DurationVar(&expires, "expires", defaultKeyLifetime, "how long the key works; 0 for no expiry")
 	case "rotate":
-		fs.StringVar(&raw, "key", "", "the key to replace (required)")
+		fs.StringVar(&raw, "key", "", "the key to replace, or - to read it from standard input (required)")
 		fs.DurationVar(&grace, "grace", 24*time.Hour, "how long the old key keeps working")
 	case "revoke":
-		fs.StringVar(&raw, "key", "", "the key to revoke")
+		fs.StringVar(&raw, "key", "", "the key to revoke, or - to read it from standard input")
 		fs.StringVar(&hash, "hash", "", "or its SHA-256, as issue printed it")
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, keysUsage)
@@ -87,6 +96,14 @@ func keysCommand(args []string, stdout, stderr io.Writer) int {
 		return usageErr("-key is required")
 	case sub == "revoke" && (raw == "") == (hash == ""):
 		return usageErr("give -key or -hash")
+	case expires < 0:
+		return usageErr("-expires must not be negative")
+	}
+	if raw == "-" {
+		var err error
+		if raw, err = readKey(stdin); err != nil {
+			return usageErr(err.Error())
+		}
 	}
 	if s.config == "" {
 		s.config = "gateway.yaml"
@@ -130,6 +147,18 @@ func keysCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "revoked %s in %s\n", hash, where)
 	}
 	return 0
+}
+
+// readKey reads a raw key from the first line of r.
+func readKey(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("reading the key from standard input: %w", err)
+	}
+	if line = strings.TrimSpace(line); line == "" {
+		return "", errors.New("-key -: no key on standard input")
+	}
+	return line, nil
 }
 
 func keysFailed(stderr io.Writer, sub string, err error) int {

@@ -19,8 +19,14 @@ import (
 // what it printed.
 func runKeysCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	return runKeysCmdInput(t, "", args...)
+}
+
+// runKeysCmdInput is runKeysCmd with stdin as the command's standard input.
+func runKeysCmdInput(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	code := keysCommand(args, &out, &errOut)
+	code := keysCommand(args, strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -139,7 +145,9 @@ func TestKeysCommandWithRedis(t *testing.T) {
 auth:
   api_keys: { header: X-API-Key }
 `)
-	// -redis makes Redis the key store, as it does for serve.
+	// -redis makes Redis the key store, as it does for serve. Without
+	// -expires a key works for 720h.
+	before := time.Now()
 	code, out, errOut := runKeysCmd(t, "issue", "-config", cfg, "-redis", srv.Addr, "-consumer", "acme")
 	if code != 0 {
 		t.Fatalf("issue: exit %d: %s", code, errOut)
@@ -148,10 +156,18 @@ auth:
 	if got, err := srv.Do("HGET", "apikey:{"+hash+"}", "consumer"); err != nil || got != "acme" {
 		t.Fatalf("stored consumer %q, %v", got, err)
 	}
+	got, err := srv.Do("HGET", "apikey:{"+hash+"}", "expires_at")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at, _ := strconv.ParseInt(got, 10, 64); at < before.Add(720*time.Hour).Unix()-1 || at > time.Now().Add(720*time.Hour).Unix()+1 {
+		t.Fatalf("expires_at %q, want 720h from now", got)
+	}
 
-	// GATEWAY_REDIS works like -redis.
+	// GATEWAY_REDIS works like -redis, and -key - reads the key from
+	// standard input.
 	t.Setenv("GATEWAY_REDIS", srv.Addr)
-	if code, _, errOut = runKeysCmd(t, "revoke", "-config", cfg, "-key", raw); code != 0 {
+	if code, _, errOut = runKeysCmdInput(t, raw+"\n", "revoke", "-config", cfg, "-key", "-"); code != 0 {
 		t.Fatalf("revoke: exit %d: %s", code, errOut)
 	}
 	if got, err := srv.Do("HGET", "apikey:{"+hash+"}", "revoked"); err != nil || got != "1" {
@@ -159,6 +175,12 @@ auth:
 	}
 	if code, _, errOut = runKeysCmd(t, "rotate", "-config", cfg, "-key", raw); code != 1 || !strings.Contains(errOut, "revoked") {
 		t.Fatalf("rotating a revoked key: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut = runKeysCmdInput(t, "\n", "rotate", "-config", cfg, "-key", "-"); code != 2 || !strings.Contains(errOut, "no key on standard input") {
+		t.Fatalf("-key - with nothing on standard input: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut = runKeysCmd(t, "issue", "-config", cfg, "-consumer", "acme", "-expires", "-1h"); code != 2 || !strings.Contains(errOut, "-expires") {
+		t.Fatalf("negative -expires: exit %d: %s", code, errOut)
 	}
 }
 
