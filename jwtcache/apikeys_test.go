@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,50 @@ func newRedisKeys(t testing.TB, addr string, clk *clock) *APIKeys {
 func refusal(a *APIKeys, raw string) *Error {
 	_, err := a.Verify([]byte(raw))
 	return err
+}
+
+// TestRedisStoreRecordLifetime checks that Redis drops the record of an
+// expiring key a retention period after its expiry, and keeps one that
+// never expires; a rotation moves the old record's end forward to its new
+// expiry.
+func TestRedisStoreRecordLifetime(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	store := NewRedisStore(newRedisClient(t, srv.Addr))
+	now := time.Now()
+	expireTime := func(hash string) int64 {
+		t.Helper()
+		v, err := srv.Do("EXPIRETIME", "apikey:{"+hash+"}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			t.Fatalf("EXPIRETIME %q", v)
+		}
+		return n
+	}
+
+	_, forever, err := Issue(ctx, store, "acme", "", 0, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := expireTime(forever.Hash); got != -1 {
+		t.Fatalf("a key without expiry has its record expire at %d", got)
+	}
+	raw, rec, err := Issue(ctx, store, "acme", "", 48*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := expireTime(rec.Hash), rec.ExpiresAt.Add(recordRetention).Unix(); got != want {
+		t.Fatalf("record expires at %d, want %d (key expiry plus retention)", got, want)
+	}
+	if _, _, err := Rotate(ctx, store, raw, time.Hour, now); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := expireTime(rec.Hash), now.Add(time.Hour).Truncate(time.Second).Add(recordRetention).Unix(); got != want {
+		t.Fatalf("rotated record expires at %d, want %d (grace end plus retention)", got, want)
+	}
 }
 
 func TestAPIKeysRedis(t *testing.T) {

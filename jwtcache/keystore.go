@@ -209,8 +209,17 @@ func (s *RedisStore) Get(ctx context.Context, hash string) (KeyRecord, bool, err
 	return rec, ok, err
 }
 
+// recordRetention is how long Redis keeps a record after its key expired:
+// long enough that the tools still tell an expired key from an unknown
+// one and that a gateway's clock running ahead of Redis's never loses a
+// live key, short enough that issued and rotated keys do not pile up
+// forever.
+const recordRetention = 7 * 24 * time.Hour
+
 // Put writes every field but revoked with HSET, and revoked with HSET when
-// the record is revoked, else with HSETNX, which never clears it.
+// the record is revoked, else with HSETNX, which never clears it. A record
+// whose key expires is dropped by Redis recordRetention later; one that
+// does not, never.
 func (s *RedisStore) Put(ctx context.Context, rec KeyRecord) error {
 	key := redisKey(rec.Hash)
 	var expires int64
@@ -227,7 +236,13 @@ func (s *RedisStore) Put(ctx context.Context, rec KeyRecord) error {
 	} else {
 		revoked = s.client.B().Hsetnx().Key(key).Field(fieldRevoked).Value("0").Build()
 	}
-	for _, r := range s.client.DoMulti(ctx, set.Build(), revoked) {
+	var lifetime rueidis.Completed
+	if expires == 0 {
+		lifetime = s.client.B().Persist().Key(key).Build()
+	} else {
+		lifetime = s.client.B().Expireat().Key(key).Timestamp(rec.ExpiresAt.Add(recordRetention).Unix()).Build()
+	}
+	for _, r := range s.client.DoMulti(ctx, set.Build(), revoked, lifetime) {
 		if err := r.Error(); err != nil {
 			return err
 		}
