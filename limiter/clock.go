@@ -51,8 +51,10 @@ type coarseClock struct {
 var coarse coarseClock
 
 // read returns the clock's time: monotonic nanoseconds, up to a tick
-// behind the monotonic clock while ticking, exact while stopped. It never
-// runs ahead of monotonic().
+// behind the monotonic clock while ticking (more on a machine starved of
+// CPU, where the ticking goroutine runs late), exact while stopped. It
+// never runs ahead of monotonic(), so lateness only ever delays a refill
+// or the end of a refusal.
 func (c *coarseClock) read() int64 {
 	if n := c.now.Load(); n != 0 {
 		return n
