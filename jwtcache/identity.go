@@ -51,11 +51,12 @@ func newClaimMapper(m map[string]string) claimMapper {
 // headers returns the headers for a token's claims, given as raw JSON
 // values by name. A claim that is absent, empty or of a type that has no
 // text form (object, boolean, null, an array holding anything but strings)
-// sets no header. A value with a control character refuses the whole token
-// rather than dropping the header: a backend must never mistake a missing
-// X-Tenant-ID for "no tenant" because a signed claim was unusable, and CR,
-// LF or NUL in a header is at best a broken request and at worst a
-// smuggled one.
+// sets no header. A value with a control character, or a list with a comma
+// inside an element, refuses the whole token rather than dropping the
+// header: a backend must never mistake a missing X-Tenant-ID for "no
+// tenant" because a signed claim was unusable; CR, LF or NUL in a header
+// is at best a broken request and at worst a smuggled one; and a role
+// "a,admin" must not arrive as the two roles "a" and "admin".
 func (m claimMapper) headers(claims map[string][]byte) ([]Header, *Error) {
 	var out []Header
 	for _, c := range m {
@@ -63,11 +64,11 @@ func (m claimMapper) headers(claims map[string][]byte) ([]Header, *Error) {
 		if !ok {
 			continue
 		}
-		text, ok := claimText(raw)
+		text, ok, exact := claimText(raw)
 		if !ok || text == "" {
 			continue
 		}
-		if !headerSafe(text) {
+		if !exact || !headerSafe(text) {
 			return nil, errHeaderValue
 		}
 		out = append(out, Header{Name: c.name, Value: []byte(text)})

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -181,18 +182,21 @@ func jsonStrings(raw []byte) (list []string, ok bool) {
 // claimText renders a claim for a header: a string as is, a number in its
 // JSON text, an array of strings joined with ","; ok is false for every
 // other type (objects, booleans, null, mixed arrays), which are skipped.
-func claimText(raw []byte) (text string, ok bool) {
+// exact is false for an array with a comma inside an element, whose joined
+// text a backend would split into elements the token never had.
+func claimText(raw []byte) (text string, ok, exact bool) {
 	switch {
 	case len(raw) == 0:
-		return "", false
+		return "", false, true
 	case raw[0] == '"':
 		s, err := jsonString(raw)
-		return s, err == nil
+		return s, err == nil, true
 	case isJSONNumber(raw):
-		return string(raw), true
+		return string(raw), true, true
 	case raw[0] == '[':
 		list, ok := jsonStrings(raw)
-		return strings.Join(list, ","), ok
+		exact := !slices.ContainsFunc(list, func(s string) bool { return strings.IndexByte(s, ',') >= 0 })
+		return strings.Join(list, ","), ok, exact
 	}
-	return "", false
+	return "", false, true
 }

@@ -47,10 +47,14 @@ func TestClaimText(t *testing.T) {
 	for raw, want := range map[string]string{
 		`"x"`: "x", `"a\nb"`: "a\nb", `42`: "42", `-1.5e3`: "-1.5e3",
 		`["a","b"]`: "a,b", `[]`: "", `["a",1]`: "-", `{"a":1}`: "-", `true`: "-", `null`: "-",
+		`["a,admin"]`: "inexact", `["a","b,c"]`: "inexact", `"a,b"`: "a,b",
 	} {
-		got, ok := claimText([]byte(raw))
+		got, ok, exact := claimText([]byte(raw))
 		if !ok {
 			got = "-"
+		}
+		if !exact {
+			got = "inexact"
 		}
 		if got != want {
 			t.Errorf("claimText(%s) = %q, want %q", raw, got, want)

@@ -107,6 +107,7 @@ func TestJWTAttacks(t *testing.T) {
 		{"header name with Kelvin sign", sign(t, "RS256", k.rsa, `{"alg":"RS256","kid":"rsa-1","\u212aid":"hmac-1"}`, goodClaims()), errDuplicate},
 		{"newline in a mapped claim", sign(t, "RS256", k.rsa, header("RS256", "rsa-1"), goodClaims("tenant_id", "t1\r\nX-Admin: 1")), errHeaderValue},
 		{"NUL in a mapped array claim", sign(t, "RS256", k.rsa, header("RS256", "rsa-1"), goodClaims("roles", []string{"a", "b\x00"})), errHeaderValue},
+		{"comma inside a mapped array element", sign(t, "RS256", k.rsa, header("RS256", "rsa-1"), goodClaims("roles", []string{"reader", "a,admin"})), errHeaderValue},
 		{"sub not a string", sign(t, "RS256", k.rsa, header("RS256", "rsa-1"), claims("iss", testIssuer, "aud", "api", "exp", now+60, "sub", 5)), errMalformed},
 	}
 	// The unaltered tokens pass, so each refusal below is the alteration's.
