@@ -148,6 +148,10 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 	// https:// target on a plain listener would otherwise fail as if the
 	// backend had, counting against its circuit.
 	uri.SetSchemeBytes(strHTTP)
+	// A body sent without a Content-Type goes on without one: fasthttp's
+	// client would label it application/octet-stream, telling the backend
+	// something the client never said.
+	h.SetNoDefaultContentType(true)
 
 	svc := r.service
 	if r.split != nil {

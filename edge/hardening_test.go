@@ -401,6 +401,18 @@ func TestHardeningReframing(t *testing.T) {
 			t.Fatalf("backend received %q", raw)
 		}
 	})
+	t.Run("a body without a Content-Type goes on without one", func(t *testing.T) {
+		c := rawDial(t, addr)
+		c.write("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+		if r := c.read(); r.status != 200 {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		raw := string(<-got)
+		head, body, _ := strings.Cut(raw, "\r\n\r\n")
+		if body != "hello" || strings.Contains(strings.ToLower(head), "content-type") {
+			t.Fatalf("backend received %q", raw)
+		}
+	})
 	// fasthttp takes a bare LF as the request line's end (header.go,
 	// nextLine) and hands no raw request line to the handler, so the
 	// gateway cannot refuse it. That is safe only because nothing of the
