@@ -193,8 +193,11 @@ var tokenByte = func() (t [256]bool) {
 // userinfo part ("http://user:pass@host/"), even an empty one: RFC 9110
 // deprecates it, and fasthttp would forward it as Authorization.
 func targetHasUserinfo(target []byte) bool {
+	if len(target) > 0 && target[0] == '/' {
+		return false // origin-form, the usual case: no authority
+	}
 	i := bytes.Index(target, strColonSlashSlash)
-	if i < 0 || (len(target) > 0 && target[0] == '/') {
+	if i < 0 {
 		return false
 	}
 	authority := target[i+len(strColonSlashSlash):]
