@@ -864,6 +864,52 @@ func authStartIntrospection(t *testing.T) *authIntrospectionServer {
 	return s
 }
 
+// TestAuthE2EIntrospectionOwnClaims checks a gateway that knows opaque
+// tokens only: with no auth.jwt there is no JWT mapping to borrow, so
+// auth.introspection.claims_to_headers says what backends receive, and
+// the headers it names are identity headers, stripped from every client.
+func TestAuthE2EIntrospectionOwnClaims(t *testing.T) {
+	a := startBackend(t, "a")
+	is := authStartIntrospection(t)
+	t.Setenv("EDGE_E2E_INTROSPECTION_SECRET", "s3cret")
+	f := startGateway(t, `
+auth:
+  introspection:
+    url: "http://{{introspect}}/introspect"
+    client_id: gateway
+    client_secret_env: EDGE_E2E_INTROSPECTION_SECRET
+    claims_to_headers: { sub: X-User-ID, tenant_id: X-Org-ID }
+services: { a: { instances: ["{{a}}"], timeout: 2s } }
+routes:
+  - { name: opaque, match: { path: "/o/{rest...}" }, service: a, auth: [introspection] }
+  - { name: public, match: { path: "/p/{rest...}" }, service: a }
+`, map[string]string{"a": a.addr, "introspect": is.addr})
+
+	spoofed := []string{"X-Org-ID", "evil", "x_org_id", "evil", "X-User-ID", "admin"}
+	if r := do(t, "GET", f.base+"/o/x", "", append([]string{"Authorization", "Bearer good-token"}, spoofed...)...); r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	// Every spelling a backend would read as X-Org-ID, folded.
+	orgIDs := func(h http.Header) (values []string) {
+		for name, v := range h {
+			if strings.ReplaceAll(strings.ToLower(name), "_", "-") == "x-org-id" {
+				values = append(values, v...)
+			}
+		}
+		return values
+	}
+	got := a.last(t).Header
+	if v := orgIDs(got); len(v) != 1 || v[0] != "t9" || got.Get("X-User-Id") != "u9" {
+		t.Fatalf("backend headers %v, want X-Org-ID t9 and X-User-ID u9 only", got)
+	}
+	if r := do(t, "GET", f.base+"/p/x", "", spoofed...); r.status != 200 {
+		t.Fatalf("public route: status %d: %s", r.status, r.body)
+	}
+	if got := a.last(t).Header; len(orgIDs(got)) != 0 || got.Get("X-User-Id") != "" {
+		t.Fatalf("public route passed client identity headers on: %v", got)
+	}
+}
+
 func TestAuthE2EIntrospection(t *testing.T) {
 	a := startBackend(t, "a")
 	is := authStartIntrospection(t)

@@ -112,13 +112,22 @@ func compile(cfg *config.Config, o compileOptions) (_ *compiled, err error) {
 		c.services[name] = svc
 	}
 
+	// Every header a claim may set is an identity header: client-sent
+	// copies are removed on every route. Validation made each claim map
+	// to one header across both mappings.
 	identity := append([]string(nil), defaultIdentityHeaders...)
 	c.claimHeaders = make(map[string][]byte)
+	var mappings []map[string]string
 	if cfg.Auth.JWT != nil {
-		for _, claim := range sortedKeys(cfg.Auth.JWT.ClaimsToHeaders) {
-			header := cfg.Auth.JWT.ClaimsToHeaders[claim]
-			identity = append(identity, header)
-			c.claimHeaders[claim] = []byte(header)
+		mappings = append(mappings, cfg.Auth.JWT.ClaimsToHeaders)
+	}
+	if m := cfg.Auth.IntrospectionClaims(); m != nil {
+		mappings = append(mappings, m)
+	}
+	for _, m := range mappings {
+		for _, claim := range sortedKeys(m) {
+			identity = append(identity, m[claim])
+			c.claimHeaders[claim] = []byte(m[claim])
 		}
 	}
 	c.identity = newHeaderSet(identity)

@@ -23,9 +23,7 @@ type Options struct {
 // verifier options. Relative file names (secret_file, pem_file, jwks.file,
 // api_keys.file) are resolved against baseDir, the directory of the config
 // file; secrets named by env var are read through getenv (os.Getenv in the
-// gateway), the JWT ones again on every key refresh. The introspection
-// response is mapped to headers with auth.jwt.claims_to_headers, the one
-// mapping the file has.
+// gateway), the JWT ones again on every key refresh.
 //
 // With api_keys.source redis, the returned APIKeys options have no Redis
 // connection yet: the caller, who owns the gateway's one connection, hands
@@ -88,9 +86,7 @@ func FromConfig(auth *config.Auth, baseDir string, getenv func(string) string, l
 				return Options{}, fmt.Errorf("jwtcache: auth.introspection.client_secret_env: %s is empty or not set", i.ClientSecretEnv)
 			}
 		}
-		if auth.JWT != nil {
-			io.ClaimsToHeaders = auth.JWT.ClaimsToHeaders
-		}
+		io.ClaimsToHeaders = auth.IntrospectionClaims()
 		o.Introspection = io
 	}
 	return o, nil

@@ -125,6 +125,20 @@ type Auth struct {
 	Introspection *Introspection `yaml:"introspection"`
 }
 
+// IntrospectionClaims is the claim-to-header mapping of introspected
+// tokens: auth.introspection.claims_to_headers, or when that is absent
+// auth.jwt.claims_to_headers, so that one mapping serves both kinds of
+// token.
+func (a *Auth) IntrospectionClaims() map[string]string {
+	switch {
+	case a.Introspection == nil:
+		return nil
+	case a.Introspection.ClaimsToHeaders == nil && a.JWT != nil:
+		return a.JWT.ClaimsToHeaders
+	}
+	return a.Introspection.ClaimsToHeaders
+}
+
 // JWT configures bearer-token verification.
 type JWT struct {
 	Issuer    string   `yaml:"issuer"`
@@ -183,6 +197,9 @@ type Introspection struct {
 	// CacheEntries bounds the active tokens remembered, and separately the
 	// inactive ones, so bogus tokens cannot evict good ones. Default 10000.
 	CacheEntries int `yaml:"cache_entries"`
+	// ClaimsToHeaders maps fields of the introspection answer to upstream
+	// headers. Default: auth.jwt.claims_to_headers, when there is one.
+	ClaimsToHeaders map[string]string `yaml:"claims_to_headers"`
 }
 
 // Service is a named pool of backend instances.

@@ -24,6 +24,14 @@ func (v *validator) auth() {
 		}
 		v.positive("auth.introspection.negative_cache", i.NegativeCache)
 		v.positiveInt("auth.introspection.cache_entries", i.CacheEntries)
+		v.claimsToHeaders("auth.introspection.claims_to_headers", i.ClaimsToHeaders)
+		if j := v.c.Auth.JWT; j != nil {
+			for _, claim := range sortedKeys(i.ClaimsToHeaders) {
+				if h, ok := j.ClaimsToHeaders[claim]; ok && http.CanonicalHeaderKey(h) != http.CanonicalHeaderKey(i.ClaimsToHeaders[claim]) {
+					v.add(keyPath("auth.introspection.claims_to_headers", claim), "claim %q goes to %s here but to %s in auth.jwt.claims_to_headers; a claim has one header", claim, i.ClaimsToHeaders[claim], h)
+				}
+			}
+		}
 	}
 }
 
@@ -73,10 +81,17 @@ func (v *validator) jwt(j *JWT) {
 		v.positive(p+".jwks.refresh", w.Refresh)
 		v.positive(p+".jwks.unknown_kid_cooldown", w.UnknownKidCooldown)
 	}
-	headers := make(map[string]string, len(j.ClaimsToHeaders))
-	for _, claim := range sortedKeys(j.ClaimsToHeaders) {
-		cp := keyPath(p+".claims_to_headers", claim)
-		h := j.ClaimsToHeaders[claim]
+	v.claimsToHeaders(p+".claims_to_headers", j.ClaimsToHeaders)
+	v.positiveInt(p+".cache_entries", j.CacheEntries)
+}
+
+// claimsToHeaders checks a claim-to-header mapping: valid header names,
+// each set from one claim only.
+func (v *validator) claimsToHeaders(path string, m map[string]string) {
+	headers := make(map[string]string, len(m))
+	for _, claim := range sortedKeys(m) {
+		cp := keyPath(path, claim)
+		h := m[claim]
 		if claim == "" {
 			v.add(cp, "claim name must not be empty")
 		}
@@ -91,7 +106,6 @@ func (v *validator) jwt(j *JWT) {
 		}
 		headers[canon] = claim
 	}
-	v.positiveInt(p+".cache_entries", j.CacheEntries)
 }
 
 // jwtKey checks one verification key: where it comes from, that it can be

@@ -195,8 +195,9 @@ func (v *validator) callClaims(path string, r *Route, tmpl string) {
 			return
 		case name == "sub":
 		case v.c.Auth.JWT != nil && v.c.Auth.JWT.ClaimsToHeaders[name] != "":
+		case v.c.Auth.IntrospectionClaims()[name] != "":
 		default:
-			v.add(path, "{claims.%s}: only sub and the claims of auth.jwt.claims_to_headers are available", name)
+			v.add(path, "{claims.%s}: only sub and the claims of auth.jwt.claims_to_headers or auth.introspection.claims_to_headers are available", name)
 		}
 	}
 }
