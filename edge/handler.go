@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bytes"
 	"errors"
 	"net/netip"
 	"time"
@@ -11,11 +10,6 @@ import (
 
 	"github.com/edgegate/gateway/edge/route"
 	"github.com/edgegate/gateway/pool"
-)
-
-var (
-	strHTTP10 = []byte("HTTP/1.0")
-	strHTTP11 = []byte("HTTP/1.1")
 )
 
 // serve is the request path. It reads top to bottom: identify the request,
@@ -41,38 +35,14 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 		x.traceID = appendNewTraceID(x.traceID[:0])
 	}
 
-	if p := h.Protocol(); !bytes.Equal(p, strHTTP11) && !bytes.Equal(p, strHTTP10) {
-		errBadVersion.write(ctx, x.traceID)
-		ctx.SetConnectionClose()
-		return
-	}
-	// fasthttp is lenient where RFC 9112 lets a server choose, and a
-	// lenient edge disagrees with stricter peers about where a message
-	// ends: such a block is refused and the connection closed, since the
-	// client's idea of the stream can no longer be trusted.
-	if e := checkHeaderBlock(h.RawHeaders(), g.startCfg.Server.MaxHeaderCount); e != nil {
+	if e := g.checkHead(&ctx.Request); e != nil {
 		e.write(ctx, x.traceID)
 		ctx.SetConnectionClose()
 		return
 	}
 	// Routing and forwarding use one host, chosen once: the absolute-form
-	// target's authority if there is one, else the Host header. Userinfo
-	// in either would make fasthttp add an Authorization header upstream,
-	// after the route's header rules ran; fasthttp splits it off the
-	// target before Host() is read, so the raw target is checked too.
+	// target's authority if there is one, else the Host header.
 	host := ctx.Request.URI().Host()
-	if bytes.IndexByte(host, '@') >= 0 || bytes.IndexByte(h.Host(), '@') >= 0 || targetHasUserinfo(h.RequestURI()) {
-		errBadHost.write(ctx, x.traceID)
-		ctx.SetConnectionClose()
-		return
-	}
-	// An absolute-form target names http or https (RFC 9112, section
-	// 3.2.2); any other scheme is not a request for this gateway.
-	if s := ctx.Request.URI().Scheme(); !bytes.Equal(s, strHTTP) && !bytes.Equal(s, strHTTPS) {
-		errBadRequest.write(ctx, x.traceID)
-		ctx.SetConnectionClose()
-		return
-	}
 
 	if !x.match(ctx, c, host) {
 		errBadPath.write(ctx, x.traceID)

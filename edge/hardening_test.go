@@ -324,6 +324,17 @@ routes:
 			wantRefused(t, c, c.read(), 400, "bad_request", a.count, before)
 		})
 	}
+	t.Run("userinfo refused before 100 Continue", func(t *testing.T) {
+		before := a.count()
+		code, resp, body := authExpectExchange(t, addr, "POST http://u:p@outer.example/x HTTP/1.1\r\nHost: outer.example\r\n"+
+			"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n", "hello")
+		if code != 400 || resp.StatusCode != 400 || !resp.Close || !strings.Contains(body, `"code":"bad_request"`) {
+			t.Fatalf("first answer %d, final %d %q, close %v; want 400 and close, never 100", code, resp.StatusCode, body, resp.Close)
+		}
+		if a.count() != before {
+			t.Fatal("backend received the request")
+		}
+	})
 	t.Run("a scheme other than http or https", func(t *testing.T) {
 		before := a.count()
 		c := rawDial(t, addr)

@@ -18,6 +18,8 @@ var (
 	strHTTP            = []byte("http")
 	strHTTPS           = []byte("https")
 	strColonSlashSlash = []byte("://")
+	strHTTP10          = []byte("HTTP/1.0")
+	strHTTP11          = []byte("HTTP/1.1")
 	strCommaSpace      = []byte(", ")
 	strAllow           = []byte(fasthttp.HeaderAllow)
 )

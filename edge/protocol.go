@@ -53,7 +53,7 @@ func (g *Gateway) expect(ctx *fasthttp.RequestCtx) int {
 		return e.status
 	}
 
-	if e := checkHeaderBlock(ctx.Request.Header.RawHeaders(), g.startCfg.Server.MaxHeaderCount); e != nil {
+	if e := g.checkHead(&ctx.Request); e != nil {
 		return refuse(e)
 	}
 	if n := ctx.Request.Header.ContentLength(); n > g.startCfg.Server.MaxBodyBytes {
@@ -188,6 +188,41 @@ var tokenByte = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// checkHead refuses a request whose head an edge must not pass on, before
+// it is routed: both the request path and the Expect handler run it, so
+// that no such client is invited to send its body.
+//
+//   - A version other than HTTP/1.0 and 1.1.
+//   - A header block fasthttp accepted leniently where RFC 9112 lets a
+//     server choose (checkHeaderBlock): a lenient edge disagrees with
+//     stricter peers about where a message ends.
+//   - Userinfo in the Host header or in an absolute-form target: fasthttp
+//     would send it upstream as Authorization, after the route's header
+//     rules ran. fasthttp splits it off the target before Host() is read,
+//     so the raw target is checked too.
+//   - An absolute-form target whose scheme is neither http nor https (RFC
+//     9112, section 3.2.2): not a request for this gateway.
+//
+// The caller closes the connection: the client's idea of the stream can
+// no longer be trusted.
+func (g *Gateway) checkHead(req *fasthttp.Request) *gatewayError {
+	h := &req.Header
+	if p := h.Protocol(); !bytes.Equal(p, strHTTP11) && !bytes.Equal(p, strHTTP10) {
+		return errBadVersion
+	}
+	if e := checkHeaderBlock(h.RawHeaders(), g.startCfg.Server.MaxHeaderCount); e != nil {
+		return e
+	}
+	uri := req.URI()
+	if bytes.IndexByte(uri.Host(), '@') >= 0 || bytes.IndexByte(h.Host(), '@') >= 0 || targetHasUserinfo(h.RequestURI()) {
+		return errBadHost
+	}
+	if s := uri.Scheme(); !bytes.Equal(s, strHTTP) && !bytes.Equal(s, strHTTPS) {
+		return errBadRequest
+	}
+	return nil
+}
 
 // targetHasUserinfo reports whether an absolute-form request target has a
 // userinfo part ("http://user:pass@host/"), even an empty one: RFC 9110
