@@ -114,15 +114,16 @@ func compile(cfg *config.Config, o compileOptions) (_ *compiled, err error) {
 
 	// Every header a claim may set is an identity header: client-sent
 	// copies are removed on every route. Validation made each claim map
-	// to one header across both mappings.
+	// to one header across both mappings; an introspection section
+	// without a mapping of its own uses the JWT's, listed already.
 	identity := append([]string(nil), defaultIdentityHeaders...)
 	c.claimHeaders = make(map[string][]byte)
 	var mappings []map[string]string
 	if cfg.Auth.JWT != nil {
 		mappings = append(mappings, cfg.Auth.JWT.ClaimsToHeaders)
 	}
-	if m := cfg.Auth.IntrospectionClaims(); m != nil {
-		mappings = append(mappings, m)
+	if i := cfg.Auth.Introspection; i != nil && i.ClaimsToHeaders != nil {
+		mappings = append(mappings, i.ClaimsToHeaders)
 	}
 	for _, m := range mappings {
 		for _, claim := range sortedKeys(m) {

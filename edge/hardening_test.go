@@ -111,6 +111,22 @@ func wantRefused(t *testing.T, c *rawClient, got rawReply, status int, code stri
 	}
 }
 
+// wantRefusedBeforeContinue sends head with "Expect: 100-continue" and
+// checks that the first answer is the final 400 with Connection: close,
+// never 100, and that the backend count did not move: the client was not
+// invited to send body.
+func wantRefusedBeforeContinue(t *testing.T, addr, head, body string, seen func() int) {
+	t.Helper()
+	before := seen()
+	code, resp, got := authExpectExchange(t, addr, head, body)
+	if code != 400 || resp.StatusCode != 400 || !resp.Close || !strings.Contains(got, `"code":"bad_request"`) {
+		t.Fatalf("first answer %d, final %d %q, close %v; want 400 and close, never 100", code, resp.StatusCode, got, resp.Close)
+	}
+	if seen() != before {
+		t.Fatal("backend received the request")
+	}
+}
+
 // hardeningGateway is the gateway most cases run against: one catch-all
 // route to a recording backend, limits small enough to reach.
 func hardeningGateway(t *testing.T, server string, opts ...func(*Options)) (*gatewayFixture, *backend) {
@@ -190,15 +206,8 @@ func TestHardeningFraming(t *testing.T) {
 	// With "Expect: 100-continue" the header block is checked before the
 	// client is invited to send the body.
 	t.Run("ambiguous framing refused before 100 Continue", func(t *testing.T) {
-		before := a.count()
-		code, resp, body := authExpectExchange(t, addr, post+"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"+
-			"Expect: 100-continue\r\n\r\n", "5\r\nhello\r\n0\r\n\r\n")
-		if code != 400 || resp.StatusCode != 400 || !resp.Close || !strings.Contains(body, `"code":"bad_request"`) {
-			t.Fatalf("first answer %d, final %d %q, close %v; want 400 and close, never 100", code, resp.StatusCode, body, resp.Close)
-		}
-		if a.count() != before {
-			t.Fatal("backend received the request")
-		}
+		wantRefusedBeforeContinue(t, addr, post+"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"+
+			"Expect: 100-continue\r\n\r\n", "5\r\nhello\r\n0\r\n\r\n", a.count)
 	})
 
 	t.Run("a well-framed request still passes", func(t *testing.T) {
@@ -325,15 +334,8 @@ routes:
 		})
 	}
 	t.Run("userinfo refused before 100 Continue", func(t *testing.T) {
-		before := a.count()
-		code, resp, body := authExpectExchange(t, addr, "POST http://u:p@outer.example/x HTTP/1.1\r\nHost: outer.example\r\n"+
-			"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n", "hello")
-		if code != 400 || resp.StatusCode != 400 || !resp.Close || !strings.Contains(body, `"code":"bad_request"`) {
-			t.Fatalf("first answer %d, final %d %q, close %v; want 400 and close, never 100", code, resp.StatusCode, body, resp.Close)
-		}
-		if a.count() != before {
-			t.Fatal("backend received the request")
-		}
+		wantRefusedBeforeContinue(t, addr, "POST http://u:p@outer.example/x HTTP/1.1\r\nHost: outer.example\r\n"+
+			"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n", "hello", a.count)
 	})
 	t.Run("a scheme other than http or https", func(t *testing.T) {
 		before := a.count()

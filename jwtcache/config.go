@@ -75,18 +75,18 @@ func FromConfig(auth *config.Auth, baseDir string, getenv func(string) string, l
 	}
 	if i := auth.Introspection; i != nil {
 		io := &IntrospectionOptions{
-			URL:           i.URL,
-			ClientID:      i.ClientID,
-			NegativeCache: i.NegativeCache.D(),
-			CacheEntries:  i.CacheEntries,
-			Log:           log,
+			URL:             i.URL,
+			ClientID:        i.ClientID,
+			NegativeCache:   i.NegativeCache.D(),
+			CacheEntries:    i.CacheEntries,
+			ClaimsToHeaders: auth.IntrospectionClaims(),
+			Log:             log,
 		}
 		if i.ClientSecretEnv != "" {
 			if io.ClientSecret = getenv(i.ClientSecretEnv); io.ClientSecret == "" {
 				return Options{}, fmt.Errorf("jwtcache: auth.introspection.client_secret_env: %s is empty or not set", i.ClientSecretEnv)
 			}
 		}
-		io.ClaimsToHeaders = auth.IntrospectionClaims()
 		o.Introspection = io
 	}
 	return o, nil

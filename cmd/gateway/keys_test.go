@@ -30,6 +30,20 @@ func runKeysCmdInput(t *testing.T, stdin string, args ...string) (int, string, s
 	return code, out.String(), errOut.String()
 }
 
+// rotateKey runs `gateway keys rotate` on raw with grace and returns what
+// it printed and the times just before and after it ran, between which
+// the rotation's clock read falls.
+func rotateKey(t *testing.T, cfg, raw, grace string) (out string, before, after time.Time) {
+	t.Helper()
+	before = time.Now()
+	code, out, errOut := runKeysCmd(t, "rotate", "-config", cfg, "-key", raw, "-grace", grace)
+	after = time.Now()
+	if code != 0 {
+		t.Fatalf("rotate: exit %d: %s", code, errOut)
+	}
+	return out, before, after
+}
+
 // issuedKey returns the raw key and hash an issue or rotate printed.
 func issuedKey(t *testing.T, out string) (raw, hash string) {
 	t.Helper()
@@ -82,12 +96,7 @@ auth:
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := time.Now()
-	code, out, errOut = runKeysCmd(t, "rotate", "-config", cfg, "-key", raw, "-grace", "1h")
-	after := time.Now()
-	if code != 0 {
-		t.Fatalf("rotate: exit %d: %s", code, errOut)
-	}
+	out, before, after := rotateKey(t, cfg, raw, "1h")
 	successor, successorHash := issuedKey(t, out)
 	if !strings.Contains(out, "replaces: "+hash) {
 		t.Fatalf("rotate output does not name the old key:\n%s", out)
@@ -234,12 +243,7 @@ auth:
 		t.Fatalf("issued key expires_at %q, want about now+720h", expires)
 	}
 
-	before := time.Now()
-	code, out, errOut = runKeysCmd(t, "rotate", "-config", cfg, "-key", raw, "-grace", "2h")
-	after := time.Now()
-	if code != 0 {
-		t.Fatalf("rotate: exit %d: %s", code, errOut)
-	}
+	out, before, after := rotateKey(t, cfg, raw, "2h")
 	successor, successorHash := issuedKey(t, out)
 	if successor == raw || successorHash != jwtcache.HashKey(successor) {
 		t.Fatalf("rotate printed %q (hash %s) for old key %q", successor, successorHash, raw)
